@@ -1,0 +1,46 @@
+from __future__ import annotations
+
+from drf_spectacular.utils import extend_schema
+from rest_framework.permissions import AllowAny
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.throttling import ScopedRateThrottle
+from rest_framework.views import APIView
+
+from apps.accounts import services
+from apps.accounts.api.serializers import LoginInput, LoginOutput, MeOutput
+
+
+class LoginApi(APIView):
+    authentication_classes: list[type] = []
+    permission_classes = [AllowAny]
+    throttle_classes = [ScopedRateThrottle]
+    throttle_scope = "login"
+
+    @extend_schema(request=LoginInput, responses={200: LoginOutput}, tags=["auth"])
+    def post(self, request: Request) -> Response:
+        data = LoginInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        raw, token, actor = services.login(
+            email=data.validated_data["email"],
+            password=data.validated_data["password"],
+            tenant=request.tenant,
+        )
+        body = {"token": raw, "expiresAt": token.expires_at, "user": actor.user, "role": actor.role}
+        return Response(LoginOutput(body).data)
+
+
+class MeApi(APIView):
+    @extend_schema(responses={200: MeOutput}, tags=["auth"])
+    def get(self, request: Request) -> Response:
+        actor = request.actor
+        return Response(
+            MeOutput({"user": actor.user, "tenant": actor.tenant, "role": actor.role}).data
+        )
+
+
+class LogoutApi(APIView):
+    @extend_schema(request=None, responses={204: None}, tags=["auth"])
+    def post(self, request: Request) -> Response:
+        services.token_revoke(token=request.auth)
+        return Response(status=204)

@@ -1,0 +1,62 @@
+from __future__ import annotations
+
+import secrets
+from datetime import timedelta
+
+from django.conf import settings
+from django.contrib.auth import authenticate
+from django.utils import timezone
+
+from apps.accounts.actors import Actor
+from apps.accounts.models import ApiToken, Membership, Role, User
+from apps.accounts.selectors import actor_for, token_hash
+from apps.core.exceptions import ApplicationError
+from apps.tenancy.models import Tenant
+
+
+class InvalidCredentials(ApplicationError):
+    status = 401
+    code = "invalid_credentials"
+
+
+def login(*, email: str, password: str, tenant: Tenant) -> tuple[str, ApiToken, Actor]:
+    """Checks the password and that the user may use this host; issues a token.
+
+    Every failure gives the same error, so a caller cannot learn whether the email
+    exists or belongs to this tenant.
+    """
+    user = authenticate(username=email.strip().lower(), password=password)
+    actor = actor_for(user=user, tenant=tenant) if isinstance(user, User) else None
+    if actor is None:
+        raise InvalidCredentials("Invalid email or password.")
+    raw, token = token_issue(user=actor.user)
+    return raw, token, actor
+
+
+def token_issue(*, user: User) -> tuple[str, ApiToken]:
+    raw = secrets.token_urlsafe(32)
+    token = ApiToken.objects.create(
+        user=user,
+        key_hash=token_hash(raw),
+        expires_at=timezone.now() + timedelta(seconds=settings.TOKEN_TTL_SECONDS),
+    )
+    return raw, token
+
+
+def token_revoke(*, token: ApiToken) -> None:
+    token.delete()
+
+
+def user_create(
+    *, email: str, password: str, display_name: str, is_super_admin: bool = False
+) -> User:
+    return User.objects.create_user(
+        email=email, password=password, display_name=display_name, is_super_admin=is_super_admin
+    )
+
+
+def membership_set(*, user: User, tenant: Tenant, role: Role) -> Membership:
+    membership, _ = Membership.objects.update_or_create(
+        user=user, tenant=tenant, defaults={"role": role}
+    )
+    return membership

@@ -1,0 +1,197 @@
+"""Chat data. These tables exist in every tenant schema (tenant channels) and in the
+public schema, where they hold only PLATFORM_SUPPORT channels (tenant admin <-> super
+admins), each pointing at its tenant. Which schema a channel lives in follows from its
+type; see `apps.chat.locate`."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+
+class ChannelType(models.TextChoices):
+    SUPPORT = "SUPPORT"
+    TEAM = "TEAM"
+    TOURNAMENT = "TOURNAMENT"
+    PLATFORM_SUPPORT = "PLATFORM_SUPPORT"
+
+
+class ChannelStatus(models.TextChoices):
+    ACTIVE = "ACTIVE"
+    RESOLVED = "RESOLVED"
+    ESCALATED = "ESCALATED"
+    ARCHIVED = "ARCHIVED"
+
+
+class SenderType(models.TextChoices):
+    SUPER_ADMIN = "SUPER_ADMIN"
+    TENANT_ADMIN = "TENANT_ADMIN"
+    MANAGEMENT_TEAM = "MANAGEMENT_TEAM"
+    PARTICIPANT = "PARTICIPANT"
+    SYSTEM = "SYSTEM"
+
+
+class ParticipantRole(models.TextChoices):
+    ADMIN = "ADMIN"
+    MEMBER = "MEMBER"
+    OBSERVER = "OBSERVER"
+
+
+class MessageKind(models.TextChoices):
+    USER = "USER"
+    SYSTEM = "SYSTEM"
+
+
+class TicketPriority(models.TextChoices):
+    LOW = "LOW"
+    MEDIUM = "MEDIUM"
+    HIGH = "HIGH"
+    URGENT = "URGENT"
+
+
+class TicketCategory(models.TextChoices):
+    TECHNICAL = "TECHNICAL"
+    BILLING = "BILLING"
+    FEATURE_REQUEST = "FEATURE_REQUEST"
+    TOURNAMENT_ISSUE = "TOURNAMENT_ISSUE"
+    ACCOUNT = "ACCOUNT"
+    OTHER = "OTHER"
+
+
+class TicketStatus(models.TextChoices):
+    OPEN = "OPEN"
+    IN_PROGRESS = "IN_PROGRESS"
+    WAITING_ON_USER = "WAITING_ON_USER"
+    RESOLVED = "RESOLVED"
+    CLOSED = "CLOSED"
+
+
+TICKET_TYPES = (ChannelType.SUPPORT, ChannelType.PLATFORM_SUPPORT)
+
+
+class Channel(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    type = models.CharField(max_length=20, choices=ChannelType.choices)
+    status = models.CharField(
+        max_length=20, choices=ChannelStatus.choices, default=ChannelStatus.ACTIVE
+    )
+    subject = models.CharField(max_length=200, blank=True)
+    context_id = models.CharField(max_length=100, null=True, blank=True)
+    # Set only on PLATFORM_SUPPORT channels (public schema): the tenant that opened it.
+    tenant = models.ForeignKey(
+        "tenancy.Tenant", null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    assigned_to = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    escalation_reason = models.TextField(blank=True)
+    escalated_at = models.DateTimeField(null=True, blank=True)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    archived_at = models.DateTimeField(null=True, blank=True)
+    # Per-channel message sequence: the last number handed out. Taken under the channel's
+    # row lock, so sequence order is commit order and unread = last_seq - last_read_seq.
+    last_seq = models.PositiveBigIntegerField(default=0)
+    last_message = models.ForeignKey(
+        "Message", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    last_activity_at = models.DateTimeField(default=timezone.now)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["status", "type"], name="channel_status_type_idx"),
+            models.Index(fields=["type", "-last_activity_at"], name="channel_type_activity_idx"),
+            models.Index(fields=["assigned_to", "status"], name="channel_assignee_status_idx"),
+            models.Index(fields=["tenant", "status"], name="channel_tenant_status_idx"),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["context_id"],
+                condition=Q(type="TOURNAMENT"),
+                name="channel_one_per_tournament",
+            ),
+            models.CheckConstraint(
+                condition=~Q(type="TOURNAMENT") | Q(context_id__isnull=False),
+                name="channel_tournament_has_context",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.type}:{self.id}"
+
+
+class Participant(models.Model):
+    channel = models.ForeignKey(Channel, on_delete=models.CASCADE, related_name="participants")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    role = models.CharField(
+        max_length=10, choices=ParticipantRole.choices, default=ParticipantRole.MEMBER
+    )
+    # Read state: the sequence number of the last message this participant has read.
+    last_read_seq = models.PositiveBigIntegerField(default=0)
+    last_read_at = models.DateTimeField(null=True, blank=True)
+    joined_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["channel", "user"], name="participant_channel_user")
+        ]
+        indexes = [models.Index(fields=["user", "channel"], name="participant_user_channel_idx")]
+
+
+class Message(models.Model):
+    id = models.BigAutoField(primary_key=True)
+    channel = models.ForeignKey(Channel, on_delete=models.CASCADE, related_name="messages")
+    seq = models.PositiveBigIntegerField()
+    sender = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    sender_type = models.CharField(max_length=20, choices=SenderType.choices)
+    kind = models.CharField(max_length=10, choices=MessageKind.choices, default=MessageKind.USER)
+    content = models.TextField()
+    created_at = models.DateTimeField(default=timezone.now)
+    removed_at = models.DateTimeField(null=True, blank=True)
+    removed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+
+    class Meta:
+        constraints = [
+            # Also the index for history pages: (channel, seq) in either direction.
+            models.UniqueConstraint(fields=["channel", "seq"], name="message_channel_seq")
+        ]
+
+
+class SupportTicket(models.Model):
+    """Ticket fields of a SUPPORT or PLATFORM_SUPPORT channel."""
+
+    channel = models.OneToOneField(
+        Channel, primary_key=True, on_delete=models.CASCADE, related_name="ticket"
+    )
+    requester = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    category = models.CharField(
+        max_length=20, choices=TicketCategory.choices, default=TicketCategory.OTHER
+    )
+    priority = models.CharField(
+        max_length=10, choices=TicketPriority.choices, default=TicketPriority.MEDIUM
+    )
+    status = models.CharField(
+        max_length=20, choices=TicketStatus.choices, default=TicketStatus.OPEN
+    )
+    first_response_at = models.DateTimeField(null=True, blank=True)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["status", "priority"], name="ticket_status_priority_idx")]

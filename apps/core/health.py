@@ -1,0 +1,35 @@
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import connection
+
+
+def _database_status() -> str:
+    try:
+        connection.set_schema_to_public()
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+        return "ok"
+    except Exception as exc:  # reported, not raised: this is the health page
+        return f"error: {type(exc).__name__}"
+
+
+def _redis_status() -> str:
+    if not settings.REDIS_URL:
+        return "not_configured"
+    import redis
+
+    try:
+        client = redis.Redis.from_url(settings.REDIS_URL, socket_timeout=1)
+        client.ping()
+        client.close()
+        return "ok"
+    except Exception as exc:
+        return f"error: {type(exc).__name__}"
+
+
+def health_report() -> dict[str, str]:
+    database = _database_status()
+    redis_status = _redis_status()
+    healthy = database == "ok" and redis_status in {"ok", "not_configured"}
+    return {"status": "ok" if healthy else "error", "database": database, "redis": redis_status}

