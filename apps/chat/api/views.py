@@ -1,0 +1,261 @@
+"""Thin REST views: parse input, call a service or selector, shape the output."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from drf_spectacular.utils import extend_schema
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.throttling import UserRateThrottle
+from rest_framework.views import APIView
+
+from apps.chat import selectors, services
+from apps.chat.api.serializers import (
+    AssignInput,
+    ChannelCreateInput,
+    ChannelDetailOutput,
+    ChannelFilterInput,
+    ChannelListOutput,
+    ChannelOutput,
+    EscalateInput,
+    HistoryInput,
+    MessageCreateInput,
+    MessageOutput,
+    MessagePageOutput,
+    ParticipantOutput,
+    ParticipantsAddInput,
+    ReadInput,
+    ReadOutput,
+    TicketUpdateInput,
+    UnreadOutput,
+)
+from apps.chat.locate import channel_located
+
+TAGS = ["chat"]
+
+
+def _valid(serializer_class: type, data: Any) -> dict[str, Any]:
+    serializer = serializer_class(data=data)
+    serializer.is_valid(raise_exception=True)
+    return dict(serializer.validated_data)
+
+
+def _channel(request: Request, channel_id: str) -> Response:
+    """The channel as the caller now sees it (status, ticket, unread)."""
+    with channel_located(request.actor, channel_id) as located:
+        channel = selectors.channel_read_state(located=located)
+        return Response(ChannelOutput(channel).data)
+
+
+class MessageThrottle(UserRateThrottle):
+    scope = "messages"
+
+
+class ChannelListApi(APIView):
+    @extend_schema(
+        parameters=[ChannelFilterInput],
+        responses={200: ChannelListOutput},
+        tags=TAGS,
+        summary="Your channels, newest activity first, with unreadCount and lastMessage",
+    )
+    def get(self, request: Request) -> Response:
+        filters = _valid(ChannelFilterInput, request.query_params)
+        channels = selectors.channel_list(
+            actor=request.actor,
+            type=filters.get("type"),
+            status=filters.get("status"),
+            context_id=filters.get("contextId"),
+        )
+        return Response(ChannelListOutput({"channels": channels}).data)
+
+    @extend_schema(
+        request=ChannelCreateInput,
+        responses={201: ChannelOutput},
+        tags=TAGS,
+        summary="Open a channel (a PLATFORM_SUPPORT ticket is stored on the platform)",
+    )
+    def post(self, request: Request) -> Response:
+        data = _valid(ChannelCreateInput, request.data)
+        channel = services.channel_create(
+            actor=request.actor,
+            type=data["type"],
+            participant_ids=data["participantIds"],
+            subject=data["subject"],
+            category=data.get("category"),
+            priority=data.get("priority"),
+            context_id=data.get("contextId"),
+        )
+        return _created_channel(request, channel.pk)
+
+
+def _created_channel(request: Request, channel_id: Any) -> Response:
+    response = _channel(request, str(channel_id))
+    response.status_code = 201
+    return response
+
+
+class ChannelDetailApi(APIView):
+    @extend_schema(
+        responses={200: ChannelDetailOutput},
+        tags=TAGS,
+        summary="Channel, participants and newest messages",
+    )
+    def get(self, request: Request, channel_id: str) -> Response:
+        with channel_located(request.actor, channel_id) as located:
+            channel = selectors.channel_read_state(located=located)
+            channel.participants_list = selectors.channel_participants(located=located)
+            page = selectors.message_page(located=located)
+            body = dict(ChannelOutput(channel).data)
+            body["participants"] = ParticipantOutput(channel.participants_list, many=True).data
+            body["messages"] = MessagePageOutput(page).data
+        return Response(body)
+
+    @extend_schema(
+        responses={200: ChannelOutput},
+        tags=TAGS,
+        summary="Archive (read-only from now on; not a delete)",
+    )
+    def delete(self, request: Request, channel_id: str) -> Response:
+        services.channel_archive(actor=request.actor, channel_id=channel_id)
+        return _channel(request, channel_id)
+
+
+class MessagesApi(APIView):
+    def get_throttles(self) -> list[Any]:
+        return [MessageThrottle()] if self.request.method == "POST" else []
+
+    @extend_schema(
+        parameters=[HistoryInput],
+        responses={200: MessagePageOutput},
+        tags=TAGS,
+        summary="History: before=<messageId> pages back; after=<messageId> resumes forward",
+    )
+    def get(self, request: Request, channel_id: str) -> Response:
+        params = _valid(HistoryInput, request.query_params)
+        with channel_located(request.actor, channel_id) as located:
+            page = selectors.message_page(
+                located=located,
+                before=params.get("before"),
+                after=params.get("after"),
+                limit=params["limit"],
+            )
+            return Response(MessagePageOutput(page).data)
+
+    @extend_schema(
+        request=MessageCreateInput,
+        responses={201: MessageOutput},
+        tags=TAGS,
+        summary="Send a message",
+    )
+    def post(self, request: Request, channel_id: str) -> Response:
+        data = _valid(MessageCreateInput, request.data)
+        message = services.message_send(
+            actor=request.actor, channel_id=channel_id, content=data["content"]
+        )
+        return Response(MessageOutput(message).data, status=201)
+
+
+class MessageRemoveApi(APIView):
+    @extend_schema(
+        request=None,
+        responses={200: MessageOutput},
+        tags=TAGS,
+        summary="Moderator removes a tournament message (kept, marked removed)",
+    )
+    def delete(self, request: Request, channel_id: str, message_id: str) -> Response:
+        message = services.message_remove(
+            actor=request.actor, channel_id=channel_id, message_id=message_id
+        )
+        return Response(MessageOutput(message).data)
+
+
+class EscalateApi(APIView):
+    @extend_schema(
+        request=EscalateInput,
+        responses={200: ChannelOutput},
+        tags=TAGS,
+        summary="Escalate to the platform's super admins",
+    )
+    def put(self, request: Request, channel_id: str) -> Response:
+        data = _valid(EscalateInput, request.data)
+        services.channel_escalate(actor=request.actor, channel_id=channel_id, reason=data["reason"])
+        return _channel(request, channel_id)
+
+
+class AssignApi(APIView):
+    @extend_schema(
+        request=AssignInput,
+        responses={200: ChannelOutput},
+        tags=TAGS,
+        summary="Assign to an admin or management-team member",
+    )
+    def put(self, request: Request, channel_id: str) -> Response:
+        data = _valid(AssignInput, request.data)
+        services.channel_assign(
+            actor=request.actor, channel_id=channel_id, assignee_id=data["assigneeId"]
+        )
+        return _channel(request, channel_id)
+
+
+class ResolveApi(APIView):
+    @extend_schema(request=None, responses={200: ChannelOutput}, tags=TAGS, summary="Mark resolved")
+    def put(self, request: Request, channel_id: str) -> Response:
+        services.channel_resolve(actor=request.actor, channel_id=channel_id)
+        return _channel(request, channel_id)
+
+
+class TicketApi(APIView):
+    @extend_schema(
+        request=TicketUpdateInput,
+        responses={200: ChannelOutput},
+        tags=TAGS,
+        summary="Change a ticket's status, priority or category",
+    )
+    def patch(self, request: Request, channel_id: str) -> Response:
+        data = _valid(TicketUpdateInput, request.data)
+        services.ticket_update(actor=request.actor, channel_id=channel_id, **data)
+        return _channel(request, channel_id)
+
+
+class ReadApi(APIView):
+    @extend_schema(
+        request=ReadInput,
+        responses={200: ReadOutput},
+        tags=TAGS,
+        summary="Mark read up to a message",
+    )
+    def post(self, request: Request, channel_id: str) -> Response:
+        data = _valid(ReadInput, request.data)
+        participant = services.read_mark(
+            actor=request.actor, channel_id=channel_id, message_id=data["messageId"]
+        )
+        return Response(ReadOutput(participant).data)
+
+
+class ParticipantsApi(APIView):
+    @extend_schema(
+        request=ParticipantsAddInput,
+        responses={201: ParticipantOutput(many=True)},
+        tags=TAGS,
+        summary="Add members of the organisation",
+    )
+    def post(self, request: Request, channel_id: str) -> Response:
+        data = _valid(ParticipantsAddInput, request.data)
+        added = services.participants_add(
+            actor=request.actor, channel_id=channel_id, user_ids=data["userIds"], role=data["role"]
+        )
+        with channel_located(request.actor, channel_id) as located:
+            added_ids = {p.user_id for p in added}
+            rows = [
+                p for p in selectors.channel_participants(located=located) if p.user_id in added_ids
+            ]
+        return Response(ParticipantOutput(rows, many=True).data, status=201)
+
+
+class UnreadApi(APIView):
+    @extend_schema(
+        responses={200: UnreadOutput}, tags=TAGS, summary="Total unread, for the navbar badge"
+    )
+    def get(self, request: Request) -> Response:
+        return Response(UnreadOutput(selectors.unread_total(actor=request.actor)).data)

@@ -1,0 +1,130 @@
+"""Reads. Every function takes the actor; visibility is decided in `apps.chat.locate`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.db.models import F, Sum
+from django_tenants.utils import schema_context
+
+from apps.accounts.actors import Actor
+from apps.chat.locate import Located, visible_scopes
+from apps.chat.models import Channel, Message, Participant
+from apps.core.exceptions import InvalidInput
+
+PAGE_SIZE = 50
+MAX_PAGE_SIZE = 100
+
+
+def _with_read_state(channel: Channel, participant: Participant | None) -> Channel:
+    channel.unread_count = channel.last_seq - participant.last_read_seq if participant else 0
+    channel.my_role = participant.role if participant else None
+    channel.last_read_seq = participant.last_read_seq if participant else channel.last_seq
+    return channel
+
+
+def channel_list(
+    *,
+    actor: Actor,
+    type: str | None = None,
+    status: str | None = None,
+    context_id: str | None = None,
+) -> list[Channel]:
+    """The actor's channels, most recently active first, each with `unread_count` and
+    `last_message`: one query per schema, whatever the number of channels."""
+    filters = {}
+    if type:
+        filters["type"] = type
+    if status:
+        filters["status"] = status
+    if context_id:
+        filters["context_id"] = context_id
+    channels: list[Channel] = []
+    for schema, allowed in visible_scopes(actor):
+        with schema_context(schema):
+            rows = Channel.objects.filter(allowed, **filters).select_related(
+                "ticket", "assigned_to", "tenant", "last_message", "last_message__sender"
+            )
+            mine = {
+                p.channel_id: p
+                for p in Participant.objects.filter(user=actor.user, channel__in=rows.values("pk"))
+            }
+            channels.extend(_with_read_state(c, mine.get(c.pk)) for c in rows)
+    channels.sort(key=lambda c: c.last_activity_at, reverse=True)
+    return channels
+
+
+def unread_total(*, actor: Actor) -> dict[str, int]:
+    """For the navbar badge: unread messages over all the actor's channels, and how many
+    channels have any."""
+    total = channels = 0
+    for schema, allowed in visible_scopes(actor):
+        with schema_context(schema):
+            rows = Participant.objects.filter(
+                user=actor.user, channel__in=Channel.objects.filter(allowed).values("pk")
+            ).annotate(unread=F("channel__last_seq") - F("last_read_seq"))
+            unread = rows.filter(unread__gt=0)
+            totals = unread.aggregate(total=Sum("unread"))
+            total += totals["total"] or 0
+            channels += unread.count()
+    return {"total": total, "channels": channels}
+
+
+def channel_read_state(*, located: Located) -> Channel:
+    """The located channel with the actor's unread count and role."""
+    return _with_read_state(located.channel, located.participant)
+
+
+def channel_participants(*, located: Located) -> list[Participant]:
+    return list(
+        Participant.objects.filter(channel=located.channel)
+        .select_related("user")
+        .order_by("joined_at", "id")
+    )
+
+
+@dataclass
+class MessagePage:
+    messages: list[Message]
+    has_more: bool
+    direction: str  # "older": newest first; "newer": oldest first
+
+
+def _seq_of(located: Located, message_id: object, field: str) -> int:
+    try:
+        pk = int(str(message_id))
+    except ValueError:
+        raise InvalidInput("Invalid cursor.", fields={field: ["Must be a message id."]}) from None
+    seq = (
+        Message.objects.filter(channel=located.channel, pk=pk).values_list("seq", flat=True).first()
+    )
+    if seq is None:
+        raise InvalidInput("Invalid cursor.", fields={field: ["No such message in this channel."]})
+    return seq
+
+
+def message_page(
+    *,
+    located: Located,
+    before: object = None,
+    after: object = None,
+    limit: int = PAGE_SIZE,
+) -> MessagePage:
+    """Keyset pages over (channel, seq). Without a cursor or with `before`: the newest
+    messages older than the cursor, newest first. With `after` (resuming after a
+    disconnect): the messages after the cursor, oldest first, so they can be appended."""
+    if before is not None and after is not None:
+        raise InvalidInput(
+            "Give either before or after, not both.", fields={"before": ["Conflicts with after."]}
+        )
+    messages = Message.objects.filter(channel=located.channel).select_related("sender")
+    if after is not None:
+        seq = _seq_of(located, after, "after")
+        rows = list(messages.filter(seq__gt=seq).order_by("seq")[: limit + 1])
+        direction = "newer"
+    else:
+        if before is not None:
+            messages = messages.filter(seq__lt=_seq_of(located, before, "before"))
+        rows = list(messages.order_by("-seq")[: limit + 1])
+        direction = "older"
+    return MessagePage(messages=rows[:limit], has_more=len(rows) > limit, direction=direction)
