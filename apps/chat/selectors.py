@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from django.db.models import F, Sum
+from django.db.models import F, FilteredRelation, Q, Sum
 from django_tenants.utils import schema_context
 
 from apps.accounts.actors import Actor
@@ -19,7 +19,6 @@ MAX_PAGE_SIZE = 100
 def _with_read_state(channel: Channel, participant: Participant | None) -> Channel:
     channel.unread_count = channel.last_seq - participant.last_read_seq if participant else 0
     channel.my_role = participant.role if participant else None
-    channel.last_read_seq = participant.last_read_seq if participant else channel.last_seq
     return channel
 
 
@@ -42,14 +41,19 @@ def channel_list(
     channels: list[Channel] = []
     for schema, allowed in visible_scopes(actor):
         with schema_context(schema):
-            rows = Channel.objects.filter(allowed, **filters).select_related(
-                "ticket", "assigned_to", "tenant", "last_message", "last_message__sender"
+            mine = FilteredRelation("participants", condition=Q(participants__user=actor.user))
+            rows = (
+                Channel.objects.filter(allowed, **filters)
+                .annotate(mine=mine)
+                .annotate(my_read_seq=F("mine__last_read_seq"), my_role=F("mine__role"))
+                .select_related(
+                    "ticket", "assigned_to", "tenant", "last_message", "last_message__sender"
+                )
             )
-            mine = {
-                p.channel_id: p
-                for p in Participant.objects.filter(user=actor.user, channel__in=rows.values("pk"))
-            }
-            channels.extend(_with_read_state(c, mine.get(c.pk)) for c in rows)
+            for channel in rows:
+                read = channel.my_read_seq
+                channel.unread_count = channel.last_seq - read if read is not None else 0
+                channels.append(channel)
     channels.sort(key=lambda c: c.last_activity_at, reverse=True)
     return channels
 
