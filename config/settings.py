@@ -144,6 +144,10 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "0.1.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {
+        "MembershipRoleEnum": "apps.accounts.models.Role",
+        "ParticipantRoleEnum": "apps.chat.models.ParticipantRole",
+    },
 }
 
 LANGUAGE_CODE = "en-us"

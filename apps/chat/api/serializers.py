@@ -7,6 +7,7 @@ from typing import Any
 from rest_framework import serializers
 
 from apps.chat.models import (
+    ChannelStatus,
     ChannelType,
     Message,
     ParticipantRole,
@@ -120,9 +121,7 @@ class ReadOutput(serializers.Serializer):
 
 class ChannelFilterInput(serializers.Serializer):
     type = serializers.ChoiceField(choices=ChannelType.choices, required=False)
-    status = serializers.ChoiceField(
-        choices=["ACTIVE", "RESOLVED", "ESCALATED", "ARCHIVED"], required=False
-    )
+    status = serializers.ChoiceField(choices=ChannelStatus.choices, required=False)
     contextId = serializers.CharField(max_length=100, required=False)
 
 

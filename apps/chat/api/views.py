@@ -56,6 +56,7 @@ class ChannelListApi(APIView):
     @extend_schema(
         parameters=[ChannelFilterInput],
         responses={200: ChannelListOutput},
+        operation_id="chat_channels_list",
         tags=TAGS,
         summary="Your channels, newest activity first, with unreadCount and lastMessage",
     )
