@@ -326,7 +326,9 @@ def read_mark(*, actor: Actor, channel_id: object, message_id: object) -> Partic
 # --- channels ----------------------------------------------------------------------------
 
 
-def _members(tenant_id: int, user_ids: Sequence[int]) -> dict[int, Role]:
+def _members(
+    tenant_id: int, user_ids: Sequence[int], field: str = "participantIds"
+) -> dict[int, Role]:
     roles = dict(
         Membership.objects.filter(
             tenant_id=tenant_id, user_id__in=user_ids, user__is_active=True
@@ -337,7 +339,7 @@ def _members(tenant_id: int, user_ids: Sequence[int]) -> dict[int, Role]:
         # The same answer for an unknown id and another tenant's user: nothing leaks.
         raise InvalidInput(
             "Some participants are not members of this organisation.",
-            fields={"participantIds": [f"Not a member: {uid}" for uid in unknown]},
+            fields={field: [f"Not a member: {uid}" for uid in unknown]},
         )
     return {uid: Role(role) for uid, role in roles.items()}
 
@@ -706,7 +708,7 @@ def participants_add(
             raise InvalidInput(
                 "Platform tickets have fixed participants.", code="fixed_participants"
             )
-        roles = _members(actor.tenant.pk, list(dict.fromkeys(user_ids)))
+        roles = _members(actor.tenant.pk, list(dict.fromkeys(user_ids)), "userIds")
         if channel.type == ChannelType.TEAM and any(r not in STAFF_ROLES for r in roles.values()):
             raise InvalidInput(
                 "Team channels are for admins and the management team only.",
