@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from django.db.models import F, FilteredRelation, Q, Sum
+from django.db.models import Count, F, FilteredRelation, Q, Sum
 from django_tenants.utils import schema_context
 
 from apps.accounts.actors import Actor
@@ -67,10 +67,12 @@ def unread_total(*, actor: Actor) -> dict[str, int]:
             rows = Participant.objects.filter(
                 user=actor.user, channel__in=Channel.objects.filter(allowed).values("pk")
             ).annotate(unread=F("channel__last_seq") - F("last_read_seq"))
-            unread = rows.filter(unread__gt=0)
-            totals = unread.aggregate(total=Sum("unread"))
+            unread = Q(unread__gt=0)
+            totals = rows.aggregate(
+                total=Sum("unread", filter=unread), channels=Count("pk", filter=unread)
+            )
             total += totals["total"] or 0
-            channels += unread.count()
+            channels += totals["channels"]
     return {"total": total, "channels": channels}
 
 

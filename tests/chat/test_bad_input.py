@@ -40,11 +40,41 @@ CASES = [
     ("post", "/api/chat/channels", {"type": "SUPPORT", "subject": "   "}, 400, "subject"),
     ("post", "/api/chat/channels", {"type": "SUPPORT", "subject": 42}, 400, "subject"),
     ("post", "/api/chat/channels", {"type": "SUPPORT", "subject": "x" * 201}, 400, "subject"),
-    ("post", "/api/chat/channels", {"type": "SUPPORT", "subject": "s", "priority": "ASAP"}, 400, "priority"),
-    ("post", "/api/chat/channels", {"type": "SUPPORT", "subject": "s", "category": 1}, 400, "category"),
-    ("post", "/api/chat/channels", {"type": "SUPPORT", "subject": "s", "participantIds": "1"}, 400, "participantIds"),
-    ("post", "/api/chat/channels", {"type": "SUPPORT", "subject": "s", "participantIds": ["a"]}, 400, "participantIds.0"),
-    ("post", "/api/chat/channels", {"type": "SUPPORT", "subject": "s", "participantIds": [999999]}, 400, "participantIds"),
+    (
+        "post",
+        "/api/chat/channels",
+        {"type": "SUPPORT", "subject": "s", "priority": "ASAP"},
+        400,
+        "priority",
+    ),
+    (
+        "post",
+        "/api/chat/channels",
+        {"type": "SUPPORT", "subject": "s", "category": 1},
+        400,
+        "category",
+    ),
+    (
+        "post",
+        "/api/chat/channels",
+        {"type": "SUPPORT", "subject": "s", "participantIds": "1"},
+        400,
+        "participantIds",
+    ),
+    (
+        "post",
+        "/api/chat/channels",
+        {"type": "SUPPORT", "subject": "s", "participantIds": ["a"]},
+        400,
+        "participantIds.0",
+    ),
+    (
+        "post",
+        "/api/chat/channels",
+        {"type": "SUPPORT", "subject": "s", "participantIds": [999999]},
+        400,
+        "participantIds",
+    ),
     ("post", "/api/chat/channels", {"type": "TEAM", "priority": "HIGH"}, 400, "priority"),
     ("post", "/api/chat/channels", {"type": "TOURNAMENT"}, 400, "contextId"),
     ("post", "/api/chat/channels", {"type": "TOURNAMENT", "contextId": ["x"]}, 400, "contextId"),
@@ -106,14 +136,18 @@ def test_bad_input(method, path, body, expected, field, setting, org):
 
 def test_non_json_body_is_a_parse_error(setting):
     response = setting["admin"].post(
-        f"/api/chat/channels/{setting['cid']}/messages", "{not json", content_type="application/json"
+        f"/api/chat/channels/{setting['cid']}/messages",
+        "{not json",
+        content_type="application/json",
     )
     assert response.status_code == 400
     assert response.json()["error"]["code"] == "parse_error"
 
 
 def test_form_body_is_refused(setting):
-    response = setting["admin"].post(f"/api/chat/channels/{setting['cid']}/messages", {"content": "x"})
+    response = setting["admin"].post(
+        f"/api/chat/channels/{setting['cid']}/messages", {"content": "x"}
+    )
     assert response.status_code == 415
     assert response.json()["error"]["code"] == "unsupported_media_type"
 

@@ -1,0 +1,194 @@
+"""What each action publishes: once, after commit, to the right groups; nothing for a
+refused or rolled-back action."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from django.db import transaction
+
+from apps.accounts.selectors import actor_for
+from apps.chat import events, services
+from tests.chat.conftest import create_channel, support_ticket
+
+
+def room(cid: str, schema: str = "acme") -> str:
+    return events.channel_group(schema, cid)
+
+
+def test_channel_created_reaches_each_participant(org, client_for, published):
+    channel = support_ticket(client_for(org.tenant, org.player), participantIds=[org.team.id])
+    [event] = published.named("channel_created")
+    assert event.data["id"] == channel["id"]
+    for user in (org.player, org.admin, org.team):
+        assert events.user_group("acme", user.id) in event.groups
+    assert events.user_group("acme", org.player2.id) not in event.groups
+    assert published.names() == ["channel_created"]
+
+
+def test_new_message_payload_is_the_rest_body(org, client_for, published):
+    player = client_for(org.tenant, org.player)
+    channel = support_ticket(player)
+    published.clear()
+
+    body = player.post(
+        f"/api/chat/channels/{channel['id']}/messages", {"content": "hi"}, format="json"
+    ).json()
+
+    [event] = published.events
+    assert event.name == "new_message"
+    assert event.data == body
+    assert event.groups == (room(channel["id"]),)
+
+
+def test_escalation_events(org, super_admin, client_for, published):
+    channel = support_ticket(client_for(org.tenant, org.player))
+    published.clear()
+
+    client_for(org.tenant, org.admin).put(
+        f"/api/chat/channels/{channel['id']}/escalate", {"reason": "help"}, format="json"
+    )
+
+    assert published.names() == ["new_message", "channel_status_changed", "ticket_escalated"]
+    system, status, escalated = published.events
+    assert system.data["kind"] == "SYSTEM" and "help" in system.data["content"]
+    assert status.data["status"] == "ESCALATED"
+    assert status.groups == (room(channel["id"]),)
+    assert escalated.groups == (events.SUPER_ADMINS_GROUP,)  # super admins only
+    assert escalated.data["reason"] == "help"
+    assert escalated.data["tenant"] == "acme"
+    assert escalated.data["channel"]["id"] == channel["id"]
+
+
+@pytest.mark.parametrize("action", ["resolve", "archive"])
+def test_status_change_events(action, org, client_for, published):
+    admin = client_for(org.tenant, org.admin)
+    channel = support_ticket(client_for(org.tenant, org.player))
+    published.clear()
+
+    if action == "resolve":
+        admin.put(f"/api/chat/channels/{channel['id']}/resolve")
+    else:
+        admin.delete(f"/api/chat/channels/{channel['id']}")
+
+    assert published.names() == ["new_message", "channel_status_changed"]
+    expected = {"resolve": "RESOLVED", "archive": "ARCHIVED"}[action]
+    assert published.events[1].data["status"] == expected
+
+
+def test_reopen_publishes_status_change(org, client_for, published):
+    player = client_for(org.tenant, org.player)
+    channel = support_ticket(player)
+    client_for(org.tenant, org.admin).put(f"/api/chat/channels/{channel['id']}/resolve")
+    published.clear()
+
+    player.post(f"/api/chat/channels/{channel['id']}/messages", {"content": "again"}, format="json")
+
+    assert published.names() == ["new_message", "new_message", "channel_status_changed"]
+    assert published.events[2].data["status"] == "ACTIVE"
+    assert published.events[2].data["ticketStatus"] == "OPEN"
+
+
+def test_assignment_reaches_room_and_assignee(org, client_for, published):
+    channel = support_ticket(client_for(org.tenant, org.player))
+    published.clear()
+
+    client_for(org.tenant, org.admin).put(
+        f"/api/chat/channels/{channel['id']}/assign", {"assigneeId": org.team.id}, format="json"
+    )
+
+    assert published.names() == ["new_message", "channel_assigned"]
+    assigned = published.events[1]
+    assert assigned.data["assignee"]["id"] == org.team.id
+    assert room(channel["id"]) in assigned.groups
+    assert events.user_group("acme", org.team.id) in assigned.groups
+
+
+def test_read_receipt_and_removal(org, client_for, published):
+    admin = client_for(org.tenant, org.admin)
+    tour = create_channel(admin, type="TOURNAMENT", contextId="c", participantIds=[org.player.id])
+    message = (
+        client_for(org.tenant, org.player)
+        .post(f"/api/chat/channels/{tour['id']}/messages", {"content": "x"}, format="json")
+        .json()
+    )
+    published.clear()
+
+    admin.post(f"/api/chat/channels/{tour['id']}/read", {"messageId": message["id"]}, format="json")
+    admin.post(f"/api/chat/channels/{tour['id']}/read", {"messageId": message["id"]}, format="json")
+    admin.delete(f"/api/chat/channels/{tour['id']}/messages/{message['id']}")
+
+    assert published.names() == ["message_read", "message_removed"]  # re-reading: no event
+    read, removed = published.events
+    assert read.data == {
+        "channelId": tour["id"],
+        "userId": org.admin.id,
+        "messageId": message["id"],
+        "seq": message["seq"],
+        "unreadCount": 0,
+    }
+    assert events.user_group("acme", org.admin.id) in read.groups  # the badge updates
+    assert removed.data["content"] is None
+
+
+def test_platform_ticket_events(org, super_admin, client_for, published):
+    ticket = create_channel(client_for(org.tenant, org.admin), type="PLATFORM_SUPPORT", subject="s")
+    [created] = published.events
+    assert events.SUPER_ADMINS_GROUP in created.groups
+    published.clear()
+    client_for(org.tenant, org.admin).post(
+        f"/api/chat/channels/{ticket['id']}/messages", {"content": "x"}, format="json"
+    )
+    assert published.events[0].groups == (room(ticket["id"], "public"),)
+
+
+def test_refused_actions_publish_nothing(org, client_for, published):
+    player = client_for(org.tenant, org.player)
+    channel = support_ticket(player)
+    client_for(org.tenant, org.admin).delete(f"/api/chat/channels/{channel['id']}")
+    published.clear()
+
+    assert (
+        player.post(
+            f"/api/chat/channels/{channel['id']}/messages", {"content": "x"}, format="json"
+        ).status_code
+        == 409
+    )
+    assert (
+        player.put(
+            f"/api/chat/channels/{channel['id']}/escalate", {"reason": "r"}, format="json"
+        ).status_code
+        == 409
+    )
+    assert player.post("/api/chat/channels", {"type": "TEAM"}, format="json").status_code == 403
+
+    assert published.events == []
+
+
+def test_rolled_back_transaction_publishes_nothing(org, client_for, published):
+    channel = support_ticket(client_for(org.tenant, org.player))
+    published.clear()
+    actor = actor_for(user=org.admin, tenant=org.tenant)
+    assert actor is not None
+
+    with pytest.raises(RuntimeError), transaction.atomic():
+        services.message_send(actor=actor, channel_id=channel["id"], content="never sent")
+        services.channel_escalate(actor=actor, channel_id=channel["id"], reason="nope")
+        raise RuntimeError("the caller's transaction fails afterwards")
+
+    assert published.events == []
+    page = client_for(org.tenant, org.admin).get(f"/api/chat/channels/{channel['id']}").json()
+    assert page["status"] == "ACTIVE"
+    assert page["messages"]["messages"] == []
+
+
+def test_each_event_is_delivered_once_per_commit(org, client_for, published: Any):
+    player = client_for(org.tenant, org.player)
+    channel = support_ticket(player)
+    for n in range(3):
+        player.post(
+            f"/api/chat/channels/{channel['id']}/messages", {"content": str(n)}, format="json"
+        )
+    contents = [e.data["content"] for e in published.named("new_message")]
+    assert contents == ["0", "1", "2"]
