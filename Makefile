@@ -29,7 +29,7 @@ seed: migrate
 	$(BIN)/python manage.py seed_demo
 
 run: seed
-	$(BIN)/uvicorn config.asgi:application --host $(HOST) --port $(PORT) --ws websockets
+	$(BIN)/uvicorn config.asgi:application --host $(HOST) --port $(PORT) --lifespan off
 
 test: install-dev
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
