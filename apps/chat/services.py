@@ -613,16 +613,14 @@ def channel_resolve(*, actor: Actor, channel_id: object) -> Channel:
         _require_admin(actor, located, "resolve")
         if channel.status == ChannelStatus.RESOLVED:
             raise Conflict("This channel is already resolved.", code="already_resolved")
-        now = timezone.now()
-        channel.status = ChannelStatus.RESOLVED
-        channel.resolved_at = now
-        channel.save(update_fields=["status", "resolved_at", "updated_at"])
-        if _has_ticket(channel):
-            channel.ticket.status = TicketStatus.RESOLVED
-            channel.ticket.resolved_at = now
-            channel.ticket.save(update_fields=["status", "resolved_at", "updated_at"])
-        _close_escalations(actor, channel, EscalationState.RESOLVED)
-        _status_changed(actor, located, f"Resolved by {actor.user.display_name}.")
+        _close(
+            actor,
+            located,
+            status=ChannelStatus.RESOLVED,
+            ticket_status=TicketStatus.RESOLVED,
+            escalation=EscalationState.RESOLVED,
+            text=f"Resolved by {actor.user.display_name}.",
+        )
     return channel
 
 
@@ -633,23 +631,43 @@ def channel_archive(*, actor: Actor, channel_id: object) -> Channel:
         platform = channel.type == ChannelType.PLATFORM_SUPPORT
         if not (actor.is_tenant_admin or (platform and actor.is_super_admin)):
             raise Forbidden("Only tenant admins may archive a channel.")
-        now = timezone.now()
-        channel.status = ChannelStatus.ARCHIVED
-        channel.archived_at = now
-        channel.save(update_fields=["status", "archived_at", "updated_at"])
-        if _has_ticket(channel):
-            channel.ticket.status = TicketStatus.CLOSED
-            channel.ticket.closed_at = now
-            channel.ticket.save(update_fields=["status", "closed_at", "updated_at"])
-        _close_escalations(actor, channel, EscalationState.ARCHIVED)
-        _status_changed(actor, located, f"Archived by {actor.user.display_name}.")
+        _close(
+            actor,
+            located,
+            status=ChannelStatus.ARCHIVED,
+            ticket_status=TicketStatus.CLOSED,
+            escalation=EscalationState.ARCHIVED,
+            text=f"Archived by {actor.user.display_name}.",
+        )
     return channel
 
 
-def _close_escalations(actor: Actor, channel: Channel, state: EscalationState) -> None:
+def _close(
+    actor: Actor,
+    located: Located,
+    *,
+    status: ChannelStatus,
+    ticket_status: TicketStatus,
+    escalation: EscalationState,
+    text: str,
+) -> None:
+    """Resolve or archive: the channel, its ticket and its open escalation, stamped now."""
+    now = timezone.now()
+    channel = located.channel
+    stamp = "resolved_at" if status == ChannelStatus.RESOLVED else "archived_at"
+    channel.status = status
+    setattr(channel, stamp, now)
+    channel.save(update_fields=["status", stamp, "updated_at"])
+    if _has_ticket(channel):
+        ticket = channel.ticket
+        ticket_stamp = "resolved_at" if ticket_status == TicketStatus.RESOLVED else "closed_at"
+        ticket.status = ticket_status
+        setattr(ticket, ticket_stamp, now)
+        ticket.save(update_fields=["status", ticket_stamp, "updated_at"])
     Escalation.objects.filter(
         tenant=actor.tenant, channel_id=channel.pk, state=EscalationState.OPEN
-    ).update(state=state, closed_at=timezone.now())
+    ).update(state=escalation, closed_at=now)
+    _status_changed(actor, located, text)
 
 
 def ticket_update(
