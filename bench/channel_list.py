@@ -54,12 +54,18 @@ def populate(channels: int, messages: int) -> None:
     other = User.objects.filter(email="writer@bench.test").first() or user_create(
         email="writer@bench.test", password="x" * 12, display_name="Writer"
     )
+    few = User.objects.filter(email="few@bench.test").first() or user_create(
+        email="few@bench.test", password="x" * 12, display_name="Few"
+    )
     membership_set(user=user, tenant=tenant, role=Role.TENANT_ADMIN)
     membership_set(user=other, tenant=tenant, role=Role.PARTICIPANT)
+    membership_set(user=few, tenant=tenant, role=Role.TENANT_ADMIN)
     with schema_context("bench"), connection.cursor() as cur:
         cur.execute("SELECT count(*) FROM chat_message")
         if cur.fetchone()[0] >= messages:
-            return
+            cur.execute("SELECT count(*) FROM chat_participant WHERE user_id = %s", [few.pk])
+            if cur.fetchone()[0]:
+                return
         per_channel = messages // channels
         cur.execute(
             "TRUNCATE chat_channel, chat_message, chat_participant, chat_supportticket CASCADE"
@@ -82,6 +88,14 @@ def populate(channels: int, messages: int) -> None:
             FROM chat_channel c CROSS JOIN (VALUES (%s), (%s)) AS u(uid)
             """,
             [user.pk, per_channel, user.pk, other.pk],
+        )
+        # A second reader in only 10 of the channels, for comparison within one run.
+        cur.execute(
+            """
+            INSERT INTO chat_participant (channel_id, user_id, role, last_read_seq, joined_at)
+            SELECT id, %s, 'ADMIN', 0, now() FROM chat_channel ORDER BY id LIMIT 10
+            """,
+            [few.pk],
         )
         cur.execute(
             """
@@ -109,11 +123,11 @@ def measure(repeat: int) -> dict[str, object]:
     from apps.accounts.models import User
     from apps.accounts.services import token_issue
 
-    user = User.objects.get(email="reader@bench.test")
-    raw, _ = token_issue(user=user)
-    client = APIClient(HTTP_HOST="bench.localhost", HTTP_AUTHORIZATION=f"Bearer {raw}")
+    def client_of(email: str) -> APIClient:
+        raw, _ = token_issue(user=User.objects.get(email=email))
+        return APIClient(HTTP_HOST="bench.localhost", HTTP_AUTHORIZATION=f"Bearer {raw}")
 
-    def timed(path: str) -> tuple[list[float], int, object]:
+    def timed(path: str, client: APIClient) -> tuple[list[float], int, object]:
         samples = []
         body: object = None
         queries = 0
@@ -126,8 +140,10 @@ def measure(repeat: int) -> dict[str, object]:
             body, queries = response.json(), len(ctx)
         return samples, queries, body
 
-    list_ms, list_queries, listing = timed("/api/chat/channels")
-    badge_ms, badge_queries, badge = timed("/api/chat/unread")
+    reader, few = client_of("reader@bench.test"), client_of("few@bench.test")
+    list_ms, list_queries, listing = timed("/api/chat/channels", reader)
+    badge_ms, badge_queries, badge = timed("/api/chat/unread", reader)
+    few_ms, few_queries, few_listing = timed("/api/chat/channels", few)
     with connection.cursor() as cur:
         cur.execute("SELECT count(*) FROM bench.chat_message")
         total_messages = cur.fetchone()[0]
@@ -140,6 +156,9 @@ def measure(repeat: int) -> dict[str, object]:
         "list_queries": list_queries,
         "unread_ms_median": round(statistics.median(badge_ms), 2),
         "unread_queries": badge_queries,
+        "list_10_channels_ms_median": round(statistics.median(few_ms), 2),
+        "list_10_channels_queries": few_queries,
+        "channels_listed_small": len(few_listing["channels"]),
         "repeat": repeat,
     }
 
