@@ -101,6 +101,8 @@ def _seq_of(located: Located, message_id: object, field: str) -> int:
         pk = int(str(message_id))
     except ValueError:
         raise InvalidInput("Invalid cursor.", fields={field: ["Must be a message id."]}) from None
+    if pk == 0 and field == "after":
+        return 0  # after=0: from the very first message
     seq = (
         Message.objects.filter(channel=located.channel, pk=pk).values_list("seq", flat=True).first()
     )

@@ -314,10 +314,13 @@ def read_mark(*, actor: Actor, channel_id: object, message_id: object) -> Partic
                 "unreadCount": max(channel.last_seq - seq, 0),
             }
             events.publish(
-                "message_read",
-                data,
-                groups=[events.channel_group(located.schema, channel.pk)]
-                + _user_groups(actor, channel, [actor.user.pk]),
+                "message_read", data, groups=[events.channel_group(located.schema, channel.pk)]
+            )
+            # The reader's other tabs and devices update their badge.
+            events.publish(
+                "unread_changed",
+                {"channelId": data["channelId"], "unreadCount": data["unreadCount"]},
+                groups=_user_groups(actor, channel, [actor.user.pk]),
             )
         participant.unread_count = max(located.channel.last_seq - participant.last_read_seq, 0)
     return participant

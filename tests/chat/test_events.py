@@ -119,8 +119,9 @@ def test_read_receipt_and_removal(org, client_for, published):
     admin.post(f"/api/chat/channels/{tour['id']}/read", {"messageId": message["id"]}, format="json")
     admin.delete(f"/api/chat/channels/{tour['id']}/messages/{message['id']}")
 
-    assert published.names() == ["message_read", "message_removed"]  # re-reading: no event
-    read, removed = published.events
+    # Re-reading the same message publishes nothing.
+    assert published.names() == ["message_read", "unread_changed", "message_removed"]
+    read, badge, removed = published.events
     assert read.data == {
         "channelId": tour["id"],
         "userId": org.admin.id,
@@ -128,7 +129,9 @@ def test_read_receipt_and_removal(org, client_for, published):
         "seq": message["seq"],
         "unreadCount": 0,
     }
-    assert events.user_group("acme", org.admin.id) in read.groups  # the badge updates
+    assert read.groups == (room(tour["id"]),)
+    assert events.user_group("acme", org.admin.id) in badge.groups  # the badge updates
+    assert badge.data == {"channelId": tour["id"], "unreadCount": 0}
     assert removed.data["content"] is None
 
 

@@ -1,0 +1,101 @@
+"""WebSocket plumbing: the tenant from the Host header, the actor from the credential, and
+the one helper through which consumers touch the database.
+
+Under Channels every `database_sync_to_async` call runs on a shared worker thread whose
+connection keeps whatever schema the previous call set; `in_tenant` enters the
+connection's tenant inside that thread for every unit of work, so two tenants' sockets
+interleaving can never read or write each other's schema.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+from urllib.parse import parse_qs, urlparse
+
+from channels.db import database_sync_to_async
+from django.conf import settings
+from django.db import connection
+from django.http.request import split_domain_port, validate_host
+from django_tenants.utils import get_tenant_domain_model, tenant_context
+
+from apps.accounts.actors import Actor
+from apps.accounts.selectors import actor_for, token_lookup
+from apps.tenancy.models import Tenant
+
+T = TypeVar("T")
+
+# Close codes (RFC 6455 leaves 4000-4999 to applications).
+CLOSE_UNAUTHENTICATED = 4401
+CLOSE_FORBIDDEN = 4403
+CLOSE_UNKNOWN_HOST = 4404
+
+
+async def in_tenant(tenant: Tenant, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
+    def run() -> T:
+        with tenant_context(tenant):
+            return fn(*args, **kwargs)
+
+    return await database_sync_to_async(run)()
+
+
+def _header(scope: dict[str, Any], name: bytes) -> str:
+    for key, value in scope.get("headers", []):
+        if key == name:
+            return value.decode("latin-1")
+    return ""
+
+
+def _tenant_for_host(host: str) -> Tenant | None:
+    connection.set_schema_to_public()
+    domain = get_tenant_domain_model().objects.select_related("tenant").filter(domain=host).first()
+    return domain.tenant if domain else None
+
+
+def _origin_allowed(origin: str) -> bool:
+    """Browsers always send Origin: it must be one of our hosts or a configured CORS
+    origin. Tools such as wscat send none, and authenticate with a token anyway."""
+    if not origin:
+        return True
+    if origin in settings.CORS_ALLOWED_ORIGINS:
+        return True
+    host = urlparse(origin).hostname or ""
+    return validate_host(host, settings.ALLOWED_HOSTS)
+
+
+def _raw_token(scope: dict[str, Any]) -> str | None:
+    scheme, _, raw = _header(scope, b"authorization").partition(" ")
+    if scheme.lower() == "bearer" and raw.strip():
+        return raw.strip()
+    query = parse_qs(scope.get("query_string", b"").decode())
+    return query.get("token", [None])[0]
+
+
+def _authenticate(scope: dict[str, Any]) -> tuple[Actor | None, int | None]:
+    host, _port = split_domain_port(_header(scope, b"host"))
+    if not _origin_allowed(_header(scope, b"origin")):
+        return None, CLOSE_FORBIDDEN
+    tenant = _tenant_for_host(host) if host else None
+    if tenant is None:
+        return None, CLOSE_UNKNOWN_HOST
+    raw = _raw_token(scope)
+    token = token_lookup(raw=raw) if raw else None
+    if token is None:
+        return None, CLOSE_UNAUTHENTICATED
+    actor = actor_for(user=token.user, tenant=tenant)
+    if actor is None:
+        return None, CLOSE_FORBIDDEN
+    return actor, None
+
+
+class ConnectionAuthMiddleware:
+    """Resolves host and credential once per connection: `scope["actor"]` (with its
+    tenant) or `scope["close_code"]` for the consumer to close with."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> Any:
+        actor, close_code = await database_sync_to_async(_authenticate)(scope)
+        scope = dict(scope, actor=actor, close_code=close_code)
+        return await self.inner(scope, receive, send)
