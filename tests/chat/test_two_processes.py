@@ -79,9 +79,10 @@ def people(django_db_blocker: Any) -> Iterator[dict[str, User]]:
 @pytest.fixture(scope="module")
 def servers(people: Any, django_db_blocker: Any) -> Iterator[list[int]]:
     db = connection.settings_dict
+    address = f"{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}"
     env = {
         **os.environ,
-        "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}",
+        "DATABASE_URL": f"postgres://{db['USER']}@{address}/{db['NAME']}",
         "REDIS_URL": settings.REDIS_URL,
     }
     ports = [_free_port(), _free_port()]
