@@ -8,6 +8,7 @@ with the `ref`, the connection stays open and nothing is stored.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from typing import Any
@@ -24,6 +25,7 @@ from apps.core.exceptions import ApplicationError, InvalidInput
 MAX_FRAME_BYTES = 64 * 1024
 RATE_LIMIT_FRAMES = 30  # per connection and RATE_WINDOW seconds
 RATE_WINDOW = 5.0
+TYPING_TTL = 5.0  # seconds a typing indicator lasts without a new `typing`
 
 Reply = tuple[str, dict[str, Any]] | None
 
@@ -64,6 +66,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
         self.actor = self.scope["actor"]
         self.rooms = set()
         self.sent_at: list[float] = []
+        self.typing_expiry: dict[str, asyncio.Task[None]] = {}
         schema = self.actor.tenant.schema_name
         self.personal = [events.user_group(schema, self.actor.user.pk)]
         if self.actor.is_super_admin:
@@ -72,6 +75,8 @@ class ChatConsumer(AsyncWebsocketConsumer):
             await self.channel_layer.group_add(group, self.channel_name)
 
     async def disconnect(self, code: int) -> None:
+        for task in getattr(self, "typing_expiry", {}).values():
+            task.cancel()
         for group in [*getattr(self, "personal", []), *getattr(self, "rooms", set())]:
             await self.channel_layer.group_discard(group, self.channel_name)
 
@@ -164,17 +169,35 @@ class ChatConsumer(AsyncWebsocketConsumer):
         return "sync", await self._db(_sync, self.actor, channel_id, data.get("afterId", 0))
 
     async def on_typing(self, data: dict[str, Any]) -> None:
-        await self._typing("user_typing", data)
+        group = await self._typing("user_typing", data)
+        self._cancel_typing(group)
+        self.typing_expiry[group] = asyncio.create_task(self._expire_typing(group, data))
 
     async def on_stop_typing(self, data: dict[str, Any]) -> None:
-        await self._typing("user_stop_typing", data)
+        group = await self._typing("user_stop_typing", data)
+        self._cancel_typing(group)
 
-    async def _typing(self, name: str, data: dict[str, Any]) -> None:
-        """Not stored; not echoed to the sender; clients drop it after a few seconds."""
+    def _cancel_typing(self, group: str) -> None:
+        task = self.typing_expiry.pop(group, None)
+        if task is not None:
+            task.cancel()
+
+    async def _expire_typing(self, group: str, data: dict[str, Any]) -> None:
+        """A typing indicator ends by itself when the client goes quiet."""
+        await asyncio.sleep(TYPING_TTL)
+        self.typing_expiry.pop(group, None)
+        await self._broadcast_typing(group, "user_stop_typing", data)
+
+    async def _typing(self, name: str, data: dict[str, Any]) -> str:
+        """Not stored; not echoed to the sender."""
         (channel_id,) = _required(data, "channelId")
         group = await self._db(_located_group, self.actor, channel_id)
         if group not in self.rooms:
             raise InvalidInput("Join the channel first.", code="not_joined")
+        await self._broadcast_typing(group, name, data)
+        return group
+
+    async def _broadcast_typing(self, group: str, name: str, data: dict[str, Any]) -> None:
         user = self.actor.user
         await self.channel_layer.group_send(
             group,
@@ -183,7 +206,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
                 "event": name,
                 "sender": self.channel_name,
                 "data": {
-                    "channelId": str(channel_id),
+                    "channelId": str(data["channelId"]),
                     "userId": user.pk,
                     "displayName": user.display_name,
                 },

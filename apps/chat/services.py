@@ -230,8 +230,21 @@ def message_send(*, actor: Actor, channel_id: object, content: object) -> Messag
         )
         _mark_read_to(located.participant, message.seq)
         _announce(located, message)
+        _badges_after_message(actor, located, message)
         _ticket_after_message(actor, located)
     return message
+
+
+def _badges_after_message(actor: Actor, located: Located, message: Message) -> None:
+    """Every other participant's badge moves, whether or not they joined the room."""
+    channel = located.channel
+    readers = Participant.objects.filter(channel=channel).exclude(user=actor.user)
+    for user_id, last_read in readers.values_list("user_id", "last_read_seq"):
+        events.publish(
+            "unread_changed",
+            {"channelId": str(channel.pk), "unreadCount": max(message.seq - last_read, 0)},
+            groups=_user_groups(actor, channel, [user_id]),
+        )
 
 
 def _ticket_after_message(actor: Actor, located: Located) -> None:

@@ -36,10 +36,15 @@ def test_new_message_payload_is_the_rest_body(org, client_for, published):
         f"/api/chat/channels/{channel['id']}/messages", {"content": "hi"}, format="json"
     ).json()
 
-    [event] = published.events
+    event, badge = published.events
     assert event.name == "new_message"
     assert event.data == body
     assert event.groups == (room(channel["id"]),)
+    # The tenant admin has not joined the room: their badge still moves.
+    assert badge.name == "unread_changed"
+    assert badge.data == {"channelId": channel["id"], "unreadCount": 1}
+    assert events.user_group("acme", org.admin.id) in badge.groups
+    assert events.user_group("acme", org.player.id) not in badge.groups  # not the sender
 
 
 def test_escalation_events(org, super_admin, client_for, published):
@@ -85,9 +90,14 @@ def test_reopen_publishes_status_change(org, client_for, published):
 
     player.post(f"/api/chat/channels/{channel['id']}/messages", {"content": "again"}, format="json")
 
-    assert published.names() == ["new_message", "new_message", "channel_status_changed"]
-    assert published.events[2].data["status"] == "ACTIVE"
-    assert published.events[2].data["ticketStatus"] == "OPEN"
+    assert published.names() == [
+        "new_message",
+        "unread_changed",
+        "new_message",
+        "channel_status_changed",
+    ]
+    assert published.events[3].data["status"] == "ACTIVE"
+    assert published.events[3].data["ticketStatus"] == "OPEN"
 
 
 def test_assignment_reaches_room_and_assignee(org, client_for, published):

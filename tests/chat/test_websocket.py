@@ -123,6 +123,9 @@ def test_messages_reach_joined_sockets_and_typing_is_not_echoed(org, client_for)
         typing = await expect(player, "user_typing")
         assert typing["userId"] == org.admin.id
         assert await admin.receive_nothing(timeout=0.2)
+        await send(admin, "stop_typing", channelId=cid)
+        assert (await expect(player, "user_stop_typing"))["userId"] == org.admin.id
+        assert await admin.receive_nothing(timeout=0.2)
 
         await send(player, "send_message", channelId=cid, content="over the socket")
         sent = await expect(player, "message_sent")
@@ -131,6 +134,7 @@ def test_messages_reach_joined_sockets_and_typing_is_not_echoed(org, client_for)
             message = await expect(socket, "new_message")
             assert message["content"] == "over the socket"
             assert message["senderType"] == "PARTICIPANT"
+        assert await expect(admin, "unread_changed") == {"channelId": cid, "unreadCount": 1}
         assert message == sent  # the same shape as the REST response
 
         await send(admin, "mark_read", channelId=cid, messageId=message["id"], ref="r1")
@@ -323,5 +327,44 @@ def test_oversized_content_and_rate_limit(org, client_for):
         assert "rate_limited" in codes
         assert codes[0] == "left"
         await socket.disconnect()
+
+    run(scenario)
+
+
+def test_typing_expires_by_itself(org, client_for, monkeypatch):
+    monkeypatch.setattr("apps.chat.consumers.TYPING_TTL", 0.2)
+    cid = support_ticket(client_for(org.tenant, org.player))["id"]
+    _drain()
+
+    async def scenario() -> None:
+        player = await connect(org.tenant, org.player)
+        admin = await connect(org.tenant, org.admin)
+        for socket in (player, admin):
+            await send(socket, "join_channel", channelId=cid)
+            await expect(socket, "joined")
+        await send(player, "typing", channelId=cid)
+        await expect(admin, "user_typing")
+        stopped = await expect(admin, "user_stop_typing")  # no stop_typing was sent
+        assert stopped["userId"] == org.player.id
+        await player.disconnect()
+        await admin.disconnect()
+
+    run(scenario)
+
+
+def test_badge_updates_without_joining(org, client_for):
+    player_client = client_for(org.tenant, org.player)
+    cid = support_ticket(player_client)["id"]
+    _drain()
+
+    async def scenario() -> None:
+        admin = await connect(org.tenant, org.admin)  # joins nothing
+        await database_sync_to_async(player_client.post)(
+            f"/api/chat/channels/{cid}/messages", {"content": "anyone?"}, format="json"
+        )
+        await commit()
+        assert await expect(admin, "unread_changed") == {"channelId": cid, "unreadCount": 1}
+        assert await admin.receive_nothing(timeout=0.2)  # no room traffic without joining
+        await admin.disconnect()
 
     run(scenario)
