@@ -254,21 +254,37 @@ def test_two_tenants_interleaving_never_cross(org, other_org, client_for):
 
 def test_resume_after_disconnect_misses_nothing(org, client_for):
     player_client = client_for(org.tenant, org.player)
-    cid = support_ticket(player_client)["id"]
-    seen = player_client.post(
-        f"/api/chat/channels/{cid}/messages", {"content": "before"}, format="json"
-    ).json()
     admin = client_for(org.tenant, org.admin)
-    for n in range(3):  # sent while the player is away
-        admin.post(f"/api/chat/channels/{cid}/messages", {"content": f"missed {n}"}, format="json")
+    cid = support_ticket(player_client)["id"]
     _drain()
+
+    def send_while_away() -> None:
+        for n in range(3):
+            admin.post(
+                f"/api/chat/channels/{cid}/messages", {"content": f"missed {n}"}, format="json"
+            )
+        _drain()  # committed and published while nobody of the player's is listening
 
     async def scenario() -> None:
         player = await connect(org.tenant, org.player)
+        await send(player, "join_channel", channelId=cid)
+        await expect(player, "joined")
+        await send(player, "send_message", channelId=cid, content="before")
+        seen = await expect(player, "message_sent")
+        await commit()
+        await expect(player, "new_message")
+        await player.disconnect()
+
+        await database_sync_to_async(send_while_away)()
+
+        player = await connect(org.tenant, org.player)
+        await send(player, "join_channel", channelId=cid)
+        await expect(player, "joined")
         await send(player, "sync", channelId=cid, afterId=seen["id"])
         synced = await expect(player, "sync")
         assert [m["content"] for m in synced["messages"]] == ["missed 0", "missed 1", "missed 2"]
         assert synced["hasMore"] is False
+        assert await player.receive_nothing(timeout=0.2)  # each missed message once
         await player.disconnect()
 
     run(scenario)
