@@ -12,6 +12,7 @@ import asyncio
 import json
 import time
 from typing import Any
+from uuid import UUID
 
 from channels.generic.websocket import AsyncWebsocketConsumer
 
@@ -45,6 +46,13 @@ def _sync(actor: Actor, channel_id: object, after: object) -> dict[str, Any]:
         }
 
 
+def _room_key(channel_id: object) -> str:
+    try:
+        return str(UUID(str(channel_id)))
+    except ValueError:
+        return str(channel_id)
+
+
 def _required(data: dict[str, Any], *names: str) -> list[Any]:
     missing = [name for name in names if data.get(name) in (None, "")]
     if missing:
@@ -56,7 +64,7 @@ def _required(data: dict[str, Any], *names: str) -> list[Any]:
 
 class ChatConsumer(AsyncWebsocketConsumer):
     actor: Actor
-    rooms: set[str]
+    rooms: dict[str, str]  # joined channel id -> its group, checked against the database once
 
     async def connect(self) -> None:
         await self.accept()
@@ -64,7 +72,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
             await self.close(code=self.scope["close_code"])
             return
         self.actor = self.scope["actor"]
-        self.rooms = set()
+        self.rooms = {}
         self.sent_at: list[float] = []
         self.typing_expiry: dict[str, asyncio.Task[None]] = {}
         schema = self.actor.tenant.schema_name
@@ -77,7 +85,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
     async def disconnect(self, code: int) -> None:
         for task in getattr(self, "typing_expiry", {}).values():
             task.cancel()
-        for group in [*getattr(self, "personal", []), *getattr(self, "rooms", set())]:
+        for group in [*getattr(self, "personal", []), *getattr(self, "rooms", {}).values()]:
             await self.channel_layer.group_discard(group, self.channel_name)
 
     # --- client -> server ------------------------------------------------------------------
@@ -135,14 +143,14 @@ class ChatConsumer(AsyncWebsocketConsumer):
         (channel_id,) = _required(data, "channelId")
         group = await self._db(_located_group, self.actor, channel_id)
         await self.channel_layer.group_add(group, self.channel_name)
-        self.rooms.add(group)
+        self.rooms[_room_key(channel_id)] = group
         return "joined", {"channelId": str(channel_id)}
 
     async def on_leave_channel(self, data: dict[str, Any]) -> Reply:
         (channel_id,) = _required(data, "channelId")
-        group = await self._db(_located_group, self.actor, channel_id)
-        await self.channel_layer.group_discard(group, self.channel_name)
-        self.rooms.discard(group)
+        group = self.rooms.pop(_room_key(channel_id), None)
+        if group is not None:
+            await self.channel_layer.group_discard(group, self.channel_name)
         return "left", {"channelId": str(channel_id)}
 
     async def on_send_message(self, data: dict[str, Any]) -> Reply:
@@ -189,10 +197,11 @@ class ChatConsumer(AsyncWebsocketConsumer):
         await self._broadcast_typing(group, "user_stop_typing", data)
 
     async def _typing(self, name: str, data: dict[str, Any]) -> str:
-        """Not stored; not echoed to the sender."""
+        """Not stored; not echoed to the sender. Only in a joined room, so no database
+        call on this frequent frame: access was checked at join."""
         (channel_id,) = _required(data, "channelId")
-        group = await self._db(_located_group, self.actor, channel_id)
-        if group not in self.rooms:
+        group = self.rooms.get(_room_key(channel_id))
+        if group is None:
             raise InvalidInput("Join the channel first.", code="not_joined")
         await self._broadcast_typing(group, name, data)
         return group
