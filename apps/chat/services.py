@@ -446,6 +446,8 @@ def channel_create(
 ) -> Channel:
     if actor.tenant.is_public:
         raise InvalidInput("Channels are opened on an organisation's host.", code="wrong_host")
+    if actor.role is None:
+        raise Forbidden("Super admins answer channels; members of the organisation open them.")
     is_ticket = type in TICKET_TYPES
     if is_ticket and not subject.strip():
         raise InvalidInput(

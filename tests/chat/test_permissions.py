@@ -36,6 +36,8 @@ CREATE = [
     ("player", "PLATFORM_SUPPORT", 403),
     ("team", "PLATFORM_SUPPORT", 403),
     ("admin", "PLATFORM_SUPPORT", 201),
+    ("super", "SUPPORT", 403),
+    ("super", "TEAM", 403),
 ]
 
 MATRIX = [

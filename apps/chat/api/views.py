@@ -104,12 +104,10 @@ class ChannelDetailApi(APIView):
     )
     def get(self, request: Request, channel_id: str) -> Response:
         with channel_located(request.actor, channel_id) as located:
-            channel = selectors.channel_read_state(located=located)
-            channel.participants_list = selectors.channel_participants(located=located)
-            page = selectors.message_page(located=located)
-            body = dict(ChannelOutput(channel).data)
-            body["participants"] = ParticipantOutput(channel.participants_list, many=True).data
-            body["messages"] = MessagePageOutput(page).data
+            body = dict(ChannelOutput(selectors.channel_read_state(located=located)).data)
+            participants = selectors.channel_participants(located=located)
+            body["participants"] = ParticipantOutput(participants, many=True).data
+            body["messages"] = MessagePageOutput(selectors.message_page(located=located)).data
         return Response(body)
 
     @extend_schema(
