@@ -41,12 +41,13 @@ def populate(channels: int, messages: int) -> None:
     from apps.accounts.models import Role, User
     from apps.accounts.services import membership_set, user_create
     from apps.tenancy.models import Tenant
-    from apps.tenancy.services import public_tenant_ensure, tenant_create
+    from apps.tenancy.services import public_tenant_ensure, tenant_provision
 
     call_command("migrate_schemas", verbosity=0)
     public_tenant_ensure()
-    tenant = Tenant.objects.filter(schema_name="bench").first() or tenant_create(
-        slug="bench", name="Bench"
+    tenant = (
+        Tenant.objects.filter(schema_name="bench").first()
+        or tenant_provision(slug="bench", name="Bench").tenant
     )
     user = User.objects.filter(email="reader@bench.test").first() or user_create(
         email="reader@bench.test", password="x" * 12, display_name="Reader"

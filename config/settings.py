@@ -49,8 +49,9 @@ BASE_DOMAIN = os.environ.get("BASE_DOMAIN", "localhost")
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", [BASE_DOMAIN, f".{BASE_DOMAIN}", "127.0.0.1"])
 
 SHARED_APPS = [
-    "django_tenants",
+    # Before django_tenants: its migrate_schemas command is replaced by a faster one.
     "apps.tenancy",
+    "django_tenants",
     "django.contrib.contenttypes",
     "django.contrib.auth",
     "apps.accounts",
@@ -70,6 +71,10 @@ TENANT_MODEL = "tenancy.Tenant"
 TENANT_DOMAIN_MODEL = "tenancy.Domain"
 PUBLIC_SCHEMA_NAME = "public"
 DATABASE_ROUTERS = ["django_tenants.routers.TenantSyncRouter"]
+# migrate_schemas migrates tenant schemas that have work in this many processes.
+TENANT_MULTIPROCESSING_MAX_PROCESSES = int(
+    os.environ.get("MIGRATION_WORKERS", str(min(4, os.cpu_count() or 1)))
+)
 
 MIDDLEWARE = [
     "apps.core.middleware.HealthCheckMiddleware",

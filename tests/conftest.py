@@ -15,7 +15,7 @@ from rest_framework.test import APIClient
 from apps.accounts.models import Role, User
 from apps.accounts.services import membership_set, token_issue, user_create
 from apps.tenancy.models import Tenant
-from apps.tenancy.services import public_tenant_ensure, tenant_create, tenant_host
+from apps.tenancy.services import public_tenant_ensure, tenant_host, tenant_provision
 
 PASSWORD = "correct-horse-42"
 _emails = itertools.count(1)
@@ -27,7 +27,7 @@ def django_db_setup(django_db_setup, django_db_blocker):  # type: ignore[no-unty
         public_tenant_ensure()
         for slug, name in (("acme", "Acme"), ("globex", "Globex")):
             if not Tenant.objects.filter(schema_name=slug).exists():
-                tenant_create(slug=slug, name=name)
+                tenant_provision(slug=slug, name=name)
         connection.set_schema_to_public()
 
 

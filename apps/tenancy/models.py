@@ -5,11 +5,22 @@ from django.db import models
 from django_tenants.models import DomainMixin, TenantMixin
 
 
+class TenantStatus(models.TextChoices):
+    ACTIVE = "ACTIVE"
+    SUSPENDED = "SUSPENDED"
+
+
 class Tenant(TenantMixin):
     """A customer organisation. Its schema name is its slug; it is served on
-    `<slug>.<BASE_DOMAIN>`. The public tenant (schema `public`) serves the console."""
+    `<slug>.<BASE_DOMAIN>`. The public tenant (schema `public`) serves the console.
+    A suspended tenant's hosts refuse every request and socket."""
 
     name = models.CharField(max_length=200)
+    status = models.CharField(
+        max_length=10, choices=TenantStatus.choices, default=TenantStatus.ACTIVE
+    )
+    suspended_at = models.DateTimeField(null=True, blank=True)
+    suspension_reason = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     auto_create_schema = True
@@ -26,7 +37,22 @@ class Tenant(TenantMixin):
     def is_public(self) -> bool:
         return self.schema_name == settings.PUBLIC_SCHEMA_NAME
 
+    @property
+    def is_suspended(self) -> bool:
+        return self.status == TenantStatus.SUSPENDED
+
 
 class Domain(DomainMixin):
     def __str__(self) -> str:
         return self.domain
+
+
+class SchemaTemplate(models.Model):
+    """The statements that build a tenant schema at one migration state
+    (`apps.tenancy.provisioning`). One row per state; older ones are deleted."""
+
+    state = models.CharField(max_length=64, primary_key=True)
+    script = models.TextField(blank=True)
+    usable = models.BooleanField(default=True)
+    problem = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)

@@ -1,11 +1,18 @@
 from __future__ import annotations
 
 import re
+import secrets
+from dataclasses import dataclass
 
 from django.conf import settings
-from django.db import transaction
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
+from django.db import IntegrityError, transaction
 
+from apps.accounts.models import Role, User
+from apps.accounts.services import membership_set, user_create
 from apps.core.exceptions import Conflict, InvalidInput
+from apps.tenancy import provisioning
 from apps.tenancy.models import Domain, Tenant
 
 SLUG_PATTERN = re.compile(r"^[a-z][a-z0-9]{1,39}$")
@@ -27,17 +34,74 @@ def public_tenant_ensure() -> Tenant:
     return tenant
 
 
-def tenant_create(*, slug: str, name: str) -> Tenant:
-    """Creates the tenant, its schema (migrated) and its primary domain."""
-    if not SLUG_PATTERN.match(slug) or slug in RESERVED_SLUGS:
+@dataclass
+class Provisioned:
+    tenant: Tenant
+    host: str
+    admin: User | None
+    # Set only when the admin's account was created here: shown once, never stored.
+    admin_password: str | None = None
+
+
+def _slug_clean(slug: object) -> str:
+    if not isinstance(slug, str) or not SLUG_PATTERN.match(slug) or slug in RESERVED_SLUGS:
         raise InvalidInput(
             "Invalid tenant slug.",
             fields={"slug": ["2-40 lowercase letters or digits, starting with a letter."]},
         )
+    return slug
+
+
+def _email_clean(email: str) -> str:
+    email = email.strip().lower()
+    try:
+        validate_email(email)
+    except ValidationError:
+        raise InvalidInput(
+            "Invalid admin email.", fields={"adminEmail": ["Enter a valid email address."]}
+        ) from None
+    return email
+
+
+def tenant_provision(
+    *, slug: str, name: str, admin_email: str | None = None, admin_name: str | None = None
+) -> Provisioned:
+    """Creates the tenant, its schema, its domain `<slug>.<BASE_DOMAIN>` and its first
+    tenant admin, all in one transaction: on any failure nothing is left behind. The schema
+    comes from the migration template (`apps.tenancy.provisioning`); an existing account
+    with the admin's email becomes the admin, otherwise one is created with a random
+    password that is returned once."""
+    slug = _slug_clean(slug)
+    name = (name or "").strip()
+    if not name:
+        raise InvalidInput("A tenant needs a name.", fields={"name": ["May not be blank."]})
+    email = _email_clean(admin_email) if admin_email else None
+    template = provisioning.template_ensure()
+    exists = Conflict(f"Tenant {slug!r} already exists.", code="tenant_exists")
     if Tenant.objects.filter(schema_name=slug).exists():
-        raise Conflict(f"Tenant {slug!r} already exists.", code="tenant_exists")
-    with transaction.atomic():
-        tenant = Tenant(schema_name=slug, name=name)
-        tenant.save(verbosity=0)
-        Domain.objects.create(domain=tenant_host(slug), tenant=tenant, is_primary=True)
-    return tenant
+        raise exists
+    admin, password = None, None
+    try:
+        with transaction.atomic():
+            tenant = Tenant(schema_name=slug, name=name)
+            if template.usable:
+                tenant.auto_create_schema = False  # the template builds it below
+                tenant.save()
+                provisioning.replay(slug, template.script)
+            else:
+                tenant.save(verbosity=0)  # django-tenants runs the migrations
+            Domain.objects.create(domain=tenant_host(slug), tenant=tenant, is_primary=True)
+            if email:
+                admin = User.objects.filter(email__iexact=email).first()
+                if admin is None:
+                    password = secrets.token_urlsafe(12)
+                    admin = user_create(
+                        email=email,
+                        password=password,
+                        display_name=admin_name or f"{name} Admin",
+                    )
+                membership_set(user=admin, tenant=tenant, role=Role.TENANT_ADMIN)
+    except IntegrityError:
+        # Two requests for one slug at once: the loser's transaction rolled back whole.
+        raise exists from None
+    return Provisioned(tenant=tenant, host=tenant_host(slug), admin=admin, admin_password=password)

@@ -12,7 +12,7 @@ from django.db import transaction
 from apps.accounts.models import Role, User
 from apps.accounts.services import membership_set, user_create
 from apps.tenancy.models import Tenant
-from apps.tenancy.services import public_tenant_ensure, tenant_create, tenant_host
+from apps.tenancy.services import public_tenant_ensure, tenant_host, tenant_provision
 
 DEMO_PASSWORD = "demo-pass-123"
 DEMO_TENANTS = {"acme": "Acme Quiz League", "globex": "Globex Trivia Club"}
@@ -46,7 +46,7 @@ class Command(BaseCommand):
         for slug, name in DEMO_TENANTS.items():
             tenant = Tenant.objects.filter(schema_name=slug).first()
             if tenant is None:
-                tenant = tenant_create(slug=slug, name=name)
+                tenant = tenant_provision(slug=slug, name=name).tenant
             with transaction.atomic():
                 for local, label, role in DEMO_PEOPLE:
                     email = f"{local}@{slug}.test"

@@ -1,0 +1,220 @@
+"""Provisioning from the recorded template, and migrate_schemas' skipping of up-to-date
+schemas: a provisioned schema must be indistinguishable from a migrated one."""
+
+from __future__ import annotations
+
+import io
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.conf import settings
+from django.core.management import call_command
+from django.db import connection
+from django_tenants.utils import schema_context, schema_exists
+
+from apps.accounts.models import Membership, Role, User
+from apps.chat.models import Channel
+from apps.core.exceptions import Conflict, InvalidInput
+from apps.tenancy import provisioning
+from apps.tenancy.models import Domain, SchemaTemplate, Tenant
+from apps.tenancy.provisioning import schema_fingerprint
+from apps.tenancy.services import tenant_provision
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _migrated_the_slow_way(slug: str) -> Tenant:
+    """A tenant whose schema django-tenants creates by running every migration."""
+    tenant = Tenant(schema_name=slug, name=slug)
+    tenant.save(verbosity=0)
+    connection.set_schema_to_public()
+    return tenant
+
+
+def test_provisioned_schema_equals_a_migrated_one() -> None:
+    _migrated_the_slow_way("slowway")
+    tenant_provision(slug="fastway", name="Fast")
+
+    migrated, provisioned = schema_fingerprint("slowway"), schema_fingerprint("fastway")
+
+    assert provisioned == migrated
+    # The comparison sees real objects: tables, their columns, constraints and indexes.
+    tables = {name for name, kind, _ in provisioned["relations"] if kind == "r"}
+    assert {"chat_channel", "chat_message", "chat_participant", "django_migrations"} <= tables
+    assert any(c[1] == "message_channel_seq" for c in provisioned["constraints"])
+    assert len(provisioned["migrations"]) > 5
+
+
+def test_fingerprint_notices_a_difference() -> None:
+    tenant_provision(slug="fpone", name="One")
+    tenant_provision(slug="fptwo", name="Two")
+    assert schema_fingerprint("fpone") == schema_fingerprint("fptwo")
+    with connection.cursor() as cursor:
+        cursor.execute("CREATE INDEX extra_idx ON fptwo.chat_message (created_at)")
+    assert schema_fingerprint("fpone") != schema_fingerprint("fptwo")
+
+
+def test_provision_creates_domain_schema_and_first_admin(acme: Tenant) -> None:
+    result = tenant_provision(slug="initech", name="Initech", admin_email="Boss@Initech.test")
+
+    assert result.host == f"initech.{settings.BASE_DOMAIN}"
+    assert Domain.objects.get(domain=result.host).tenant == result.tenant
+    assert schema_exists("initech")
+    admin = User.objects.get(email="boss@initech.test")
+    assert Membership.objects.get(user=admin, tenant=result.tenant).role == Role.TENANT_ADMIN
+    assert result.admin_password and admin.check_password(result.admin_password)
+    # The new schema is usable, and empty.
+    with schema_context("initech"):
+        assert Channel.objects.count() == 0
+
+
+def test_provision_reuses_an_existing_account(make_user: Any, acme: Tenant) -> None:
+    person = make_user(acme, Role.PARTICIPANT, email="both@example.test")
+    password_before = person.password
+
+    result = tenant_provision(slug="second", name="Second", admin_email="both@example.test")
+
+    assert result.admin == person and result.admin_password is None
+    person.refresh_from_db()
+    assert person.password == password_before
+    assert Membership.objects.get(user=person, tenant=acme).role == Role.PARTICIPANT
+    assert Membership.objects.get(user=person, tenant=result.tenant).role == Role.TENANT_ADMIN
+
+
+@pytest.mark.parametrize("slug", ["A", "1abc", "a", "has-dash", "public", "x" * 41, ""])
+def test_provision_refuses_bad_slugs(slug: str) -> None:
+    before = Tenant.objects.count()
+    with pytest.raises(InvalidInput):
+        tenant_provision(slug=slug, name="Bad")
+    assert Tenant.objects.count() == before
+
+
+def test_provision_refuses_a_taken_slug_and_keeps_the_tenant(acme: Tenant) -> None:
+    with pytest.raises(Conflict):
+        tenant_provision(slug="acme", name="Impostor")
+    acme.refresh_from_db()
+    assert acme.name == "Acme"
+
+
+def test_a_failed_provision_leaves_nothing(acme: Tenant) -> None:
+    # The domain the new tenant needs is taken: the whole provisioning rolls back.
+    Domain.objects.create(domain=f"clash.{settings.BASE_DOMAIN}", tenant=acme, is_primary=False)
+    with pytest.raises(Conflict):
+        tenant_provision(slug="clash", name="Clash", admin_email="new-admin@clash.test")
+    assert not Tenant.objects.filter(schema_name="clash").exists()
+    assert not schema_exists("clash")
+    assert not User.objects.filter(email="new-admin@clash.test").exists()
+
+
+def test_a_new_migration_state_builds_a_new_template(monkeypatch: pytest.MonkeyPatch) -> None:
+    current = provisioning.template_ensure()
+    monkeypatch.setattr(provisioning, "migration_state", lambda: "0" * 64)
+
+    rebuilt = provisioning.template_ensure()
+
+    assert rebuilt.state == "0" * 64 and rebuilt.usable and rebuilt.script
+    assert not SchemaTemplate.objects.filter(state=current.state).exists()
+    tenant_provision(slug="afterdeploy", name="After")
+    assert schema_fingerprint("afterdeploy")["relations"]
+
+
+def test_an_unusable_template_falls_back_to_migrations(acme: Tenant) -> None:
+    SchemaTemplate.objects.update(usable=False, script="")
+    tenant_provision(slug="fallback", name="Fallback")
+    assert schema_fingerprint("fallback") == schema_fingerprint(acme.schema_name)
+
+
+def test_recording_refuses_work_that_was_rolled_back() -> None:
+    recorder = provisioning._Recorder()
+
+    def execute(*args: Any) -> None:
+        return None
+
+    recorder(execute, "CREATE TABLE t (id int)", None, False, {})
+    with pytest.raises(provisioning.TemplateUnusable):
+        recorder(execute, "ROLLBACK TO SAVEPOINT s1", None, False, {})
+    recorder(execute, "SELECT 1", None, False, {})
+    assert recorder.statements == ["CREATE TABLE t (id int)"]
+
+
+# --- migrate_schemas -------------------------------------------------------------------
+
+
+def _migrate(*args: str) -> str:
+    out = io.StringIO()
+    call_command("migrate_schemas", *args, stdout=out, stderr=io.StringIO())
+    connection.set_schema_to_public()
+    return out.getvalue()
+
+
+def test_migrate_schemas_skips_up_to_date_schemas() -> None:
+    count = Tenant.objects.exclude(schema_name="public").count()
+    output = _migrate()
+    assert f"{count} tenant schemas: 0 migrated, {count} already up to date" in output
+
+
+def test_migrate_schemas_migrates_a_schema_that_needs_it(acme: Tenant) -> None:
+    tenant = Tenant(schema_name="behind", name="Behind")
+    tenant.auto_create_schema = False
+    tenant.save()
+    with connection.cursor() as cursor:
+        cursor.execute("CREATE SCHEMA behind")
+
+    output = _migrate()
+
+    assert "1 migrated" in output
+    assert schema_fingerprint("behind") == schema_fingerprint(acme.schema_name)
+
+
+PARALLEL_SLUGS = ["parone", "partwo", "parthree"]
+
+
+@pytest.fixture(scope="module")
+def committed_empty_tenants(django_db_blocker: Any) -> Any:
+    """Three committed tenants whose schemas exist but are empty (a server process cannot
+    see a test's transaction)."""
+    with django_db_blocker.unblock():
+        for slug in PARALLEL_SLUGS:
+            tenant = Tenant(schema_name=slug, name=slug)
+            tenant.auto_create_schema = False
+            tenant.save()
+            with connection.cursor() as cursor:
+                cursor.execute(f"CREATE SCHEMA {slug}")
+        yield PARALLEL_SLUGS
+        connection.set_schema_to_public()
+        for tenant in Tenant.objects.filter(schema_name__in=PARALLEL_SLUGS):
+            tenant.delete(force_drop=True)
+
+
+@pytest.mark.skipif(
+    settings.TENANT_MULTIPROCESSING_MAX_PROCESSES < 2, reason="one migration worker"
+)
+def test_migrate_schemas_migrates_many_schemas_in_parallel(
+    committed_empty_tenants: list[str],
+) -> None:
+    """A real run in its own process: the parallel executor forks worker processes, each
+    migrating schemas on its own connection."""
+    db = connection.settings_dict
+    env = {
+        **os.environ,
+        "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
+    }
+    run = subprocess.run(
+        [sys.executable, "manage.py", "migrate_schemas", "-v", "1"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert "multiprocessing:parthree" in run.stdout
+    assert "3 migrated" in run.stdout
+    reference = schema_fingerprint("acme")
+    for slug in committed_empty_tenants:
+        assert schema_fingerprint(slug) == reference
