@@ -69,6 +69,9 @@ class ChatConsumer(AsyncWebsocketConsumer):
     async def connect(self) -> None:
         await self.accept()
         if self.scope.get("close_code"):
+            if self.scope.get("close_error"):
+                code, message = self.scope["close_error"]
+                await self._send("error", {"code": code, "message": message})
             await self.close(code=self.scope["close_code"])
             return
         self.actor = self.scope["actor"]
@@ -76,7 +79,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
         self.sent_at: list[float] = []
         self.typing_expiry: dict[str, asyncio.Task[None]] = {}
         schema = self.actor.tenant.schema_name
-        self.personal = [events.user_group(schema, self.actor.user.pk)]
+        self.personal = [events.user_group(schema, self.actor.user.pk), events.tenant_group(schema)]
         if self.actor.is_super_admin:
             self.personal.append(events.SUPER_ADMINS_GROUP)
         for group in self.personal:
@@ -226,6 +229,11 @@ class ChatConsumer(AsyncWebsocketConsumer):
 
     async def chat_event(self, message: dict[str, Any]) -> None:
         await self._send(message["event"], message["data"])
+
+    async def sockets_close(self, message: dict[str, Any]) -> None:
+        """The tenant was suspended or deleted: say why, then close."""
+        await self._send("error", {"code": message["error"], "message": message["message"]})
+        await self.close(code=message["code"])
 
     async def chat_typing(self, message: dict[str, Any]) -> None:
         if message["sender"] != self.channel_name:

@@ -32,6 +32,11 @@ def user_group(schema: str, user_id: int) -> str:
     return f"t.{schema}.u.{user_id}"
 
 
+def tenant_group(schema: str) -> str:
+    """Every socket open on the tenant's host."""
+    return f"t.{schema}.all"
+
+
 @dataclass(frozen=True)
 class Event:
     name: str
@@ -65,3 +70,21 @@ def _deliver(event: Event) -> None:
 def publish(name: str, data: dict[str, Any], *, groups: Iterable[str]) -> None:
     event = Event(name=name, data=data, groups=tuple(dict.fromkeys(groups)))
     transaction.on_commit(partial(_deliver, event))
+
+
+def _close_sockets(group: str, code: int, error: str, message: str) -> None:
+    layer = get_channel_layer()
+    if layer is None:
+        return
+    try:
+        async_to_sync(layer.group_send)(
+            group, {"type": "sockets.close", "code": code, "error": error, "message": message}
+        )
+    except Exception:  # each socket also re-checks its tenant when it next acts
+        logger.exception("Could not close the sockets of %s", group)
+
+
+def close_tenant_sockets(schema: str, *, code: int, error: str, message: str) -> None:
+    """After the transaction commits, every socket on the tenant's host gets an `error`
+    frame and is closed with `code`."""
+    transaction.on_commit(partial(_close_sockets, tenant_group(schema), code, error, message))

@@ -41,6 +41,8 @@ from apps.chat.models import (
 )
 from apps.chat.payloads import channel_payload, message_payload
 from apps.core.exceptions import Conflict, Forbidden, InvalidInput, NotFound
+from apps.platform import audit
+from apps.platform.audit import Action
 from apps.platform.models import Escalation, EscalationState
 
 MAX_CONTENT = 10_000
@@ -128,6 +130,36 @@ def _user_groups(actor: Actor, channel: Channel, user_ids: Iterable[int]) -> lis
     groups = [events.user_group(schema, uid) for uid in user_ids]
     groups += [events.user_group(PUBLIC, uid) for uid in user_ids]
     return groups
+
+
+def _audit(actor: Actor, located: Located, actions: tuple[str, str], **details: Any) -> None:
+    """Super admins' actions go to the audit log: `actions` is (on a platform ticket, on
+    an escalated tenant channel)."""
+    if not actor.is_super_admin:
+        return
+    channel = located.channel
+    platform = channel.type == ChannelType.PLATFORM_SUPPORT
+    audit.record(
+        actor=actor.user,
+        action=actions[0] if platform else actions[1],
+        tenant=channel.tenant if platform else actor.tenant,
+        target_type="channel",
+        target_id=channel.pk,
+        details=details,
+    )
+
+
+def _escalation_closed(actor: Actor, channel: Channel, state: EscalationState) -> None:
+    """Closes the channel's open escalation in the public index, and tells the console."""
+    closed = Escalation.objects.filter(
+        tenant=actor.tenant, channel_id=channel.pk, state=EscalationState.OPEN
+    ).update(state=state, closed_at=timezone.now())
+    if closed:
+        events.publish(
+            "escalation_closed",
+            {"tenant": actor.tenant.schema_name, "channelId": str(channel.pk), "state": state},
+            groups=[events.SUPER_ADMINS_GROUP],
+        )
 
 
 def _participant_ids(channel: Channel) -> list[int]:
@@ -232,6 +264,12 @@ def message_send(*, actor: Actor, channel_id: object, content: object) -> Messag
         _announce(located, message)
         _badges_after_message(actor, located, message)
         _ticket_after_message(actor, located)
+        _audit(
+            actor,
+            located,
+            (Action.TICKET_REPLIED, Action.ESCALATION_REPLIED),
+            messageId=message.pk,
+        )
     return message
 
 
@@ -537,13 +575,21 @@ def channel_escalate(*, actor: Actor, channel_id: object, reason: str) -> Channe
                 if admin.pk not in existing
             ]
         )
-        Escalation.objects.create(
+        escalation = Escalation.objects.create(
             tenant=actor.tenant,
             channel_id=channel.pk,
             subject=channel.subject,
             reason=reason,
             escalated_by=actor.user,
             escalated_at=now,
+        )
+        audit.record(
+            actor=actor.user,
+            action=Action.ESCALATION_OPENED,
+            tenant=actor.tenant,
+            target_type="channel",
+            target_id=channel.pk,
+            details={"escalationId": escalation.pk, "reason": reason},
         )
         _status_changed(
             actor, located, f"Escalated to platform support by {actor.user.display_name}: {reason}"
@@ -579,6 +625,12 @@ def channel_assign(*, actor: Actor, channel_id: object, assignee_id: object) -> 
             channel.ticket.status = TicketStatus.IN_PROGRESS
             channel.ticket.save(update_fields=["status", "updated_at"])
         _system(located, f"Assigned to {assignee.display_name} by {actor.user.display_name}.")
+        _audit(
+            actor,
+            located,
+            (Action.TICKET_ASSIGNED, Action.ESCALATION_ASSIGNED),
+            assigneeId=assignee.pk,
+        )
         events.publish(
             "channel_assigned",
             {
@@ -639,6 +691,28 @@ def channel_resolve(*, actor: Actor, channel_id: object) -> Channel:
             escalation=EscalationState.RESOLVED,
             text=f"Resolved by {actor.user.display_name}.",
         )
+        _audit(actor, located, (Action.TICKET_RESOLVED, Action.ESCALATION_RESOLVED))
+    return channel
+
+
+def channel_deescalate(*, actor: Actor, channel_id: object, note: str = "") -> Channel:
+    """A super admin hands an escalated channel back to the tenant's staff: the channel is
+    ACTIVE again (its ticket keeps its status), the escalation is closed as RETURNED, and
+    a SYSTEM message says so."""
+    note = (note or "").strip()
+    with transaction.atomic(), channel_located(actor, channel_id, lock=True) as located:
+        channel = located.channel
+        _require_writable(channel)
+        if not actor.is_super_admin:
+            raise Forbidden("Only platform super admins hand an escalation back.")
+        if channel.status != ChannelStatus.ESCALATED:
+            raise Conflict("This channel is not escalated.", code="not_escalated")
+        channel.status = ChannelStatus.ACTIVE
+        channel.save(update_fields=["status", "updated_at"])
+        _escalation_closed(actor, channel, EscalationState.RETURNED)
+        text = f"Handed back to {actor.tenant.name} by {actor.user.display_name}"
+        _status_changed(actor, located, f"{text}: {note}" if note else f"{text}.")
+        _audit(actor, located, (Action.ESCALATION_RETURNED, Action.ESCALATION_RETURNED), note=note)
     return channel
 
 
@@ -657,6 +731,7 @@ def channel_archive(*, actor: Actor, channel_id: object) -> Channel:
             escalation=EscalationState.ARCHIVED,
             text=f"Archived by {actor.user.display_name}.",
         )
+        _audit(actor, located, (Action.TICKET_ARCHIVED, Action.TICKET_ARCHIVED))
     return channel
 
 
@@ -682,9 +757,7 @@ def _close(
         ticket.status = ticket_status
         setattr(ticket, ticket_stamp, now)
         ticket.save(update_fields=["status", ticket_stamp, "updated_at"])
-    Escalation.objects.filter(
-        tenant=actor.tenant, channel_id=channel.pk, state=EscalationState.OPEN
-    ).update(state=escalation, closed_at=now)
+    _escalation_closed(actor, channel, escalation)
     _status_changed(actor, located, text)
 
 
@@ -729,6 +802,7 @@ def ticket_update(
             channel.save(update_fields=["status", "resolved_at", "updated_at"])
         summary = ", ".join(f"{name} {value}" for name, value in changes.items())
         _status_changed(actor, located, f"Ticket updated by {actor.user.display_name}: {summary}.")
+        _audit(actor, located, (Action.TICKET_UPDATED, Action.TICKET_UPDATED), **changes)
     return channel
 
 

@@ -21,7 +21,7 @@ from django_tenants.utils import get_tenant_domain_model, tenant_context
 
 from apps.accounts.actors import Actor
 from apps.accounts.selectors import actor_for, token_lookup
-from apps.tenancy.models import Tenant
+from apps.tenancy.models import SUSPENDED_CODE, SUSPENDED_MESSAGE, Tenant
 
 T = TypeVar("T")
 
@@ -78,6 +78,9 @@ def _authenticate(scope: dict[str, Any]) -> tuple[Actor | None, int | None]:
     tenant = _tenant_for_host(host) if host else None
     if tenant is None:
         return None, CLOSE_UNKNOWN_HOST
+    if tenant.is_suspended:
+        scope["close_error"] = (SUSPENDED_CODE, SUSPENDED_MESSAGE)
+        return None, CLOSE_FORBIDDEN
     raw = _raw_token(scope)
     token = token_lookup(raw=raw) if raw else None
     if token is None:
@@ -96,6 +99,7 @@ class ConnectionAuthMiddleware:
         self.inner = inner
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> Any:
+        scope = dict(scope)
         actor, close_code = await database_sync_to_async(_authenticate)(scope)
-        scope = dict(scope, actor=actor, close_code=close_code)
+        scope.update(actor=actor, close_code=close_code)
         return await self.inner(scope, receive, send)

@@ -10,6 +10,7 @@ from django.utils import timezone
 class EscalationState(models.TextChoices):
     OPEN = "OPEN"
     RESOLVED = "RESOLVED"
+    RETURNED = "RETURNED"  # handed back to the tenant (de-escalated)
     ARCHIVED = "ARCHIVED"
 
 
@@ -34,4 +35,30 @@ class Escalation(models.Model):
         indexes = [
             models.Index(fields=["state", "-escalated_at"], name="escalation_state_idx"),
             models.Index(fields=["tenant", "channel_id"], name="escalation_tenant_channel_idx"),
+        ]
+
+
+class AuditEntry(models.Model):
+    """Who did what to which tenant, when: every console action and every escalation.
+    The actor's email and the tenant's slug are copied, so an entry outlives both."""
+
+    at = models.DateTimeField(default=timezone.now)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    actor_email = models.CharField(max_length=254, blank=True)
+    action = models.CharField(max_length=40)
+    tenant = models.ForeignKey(
+        "tenancy.Tenant", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    tenant_slug = models.CharField(max_length=63, blank=True)
+    target_type = models.CharField(max_length=20, blank=True)
+    target_id = models.CharField(max_length=64, blank=True)
+    details = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["tenant_slug", "-id"], name="audit_tenant_idx"),
+            models.Index(fields=["action", "-id"], name="audit_action_idx"),
+            models.Index(fields=["actor", "-id"], name="audit_actor_idx"),
         ]

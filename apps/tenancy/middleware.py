@@ -4,6 +4,7 @@ from django.http import HttpRequest, HttpResponse
 from django_tenants.middleware.main import TenantMainMiddleware
 
 from apps.core.errors import error_response
+from apps.tenancy.models import SUSPENDED_CODE, SUSPENDED_MESSAGE
 
 
 class TenantMiddleware(TenantMainMiddleware):
@@ -14,6 +15,8 @@ class TenantMiddleware(TenantMainMiddleware):
         if response is not None and response.get("Content-Type") != "application/json":
             # django-tenants answers a disallowed Host header with a bare 404.
             return self._unknown_host()
+        if response is None and request.tenant.is_suspended:
+            return error_response(403, SUSPENDED_CODE, SUSPENDED_MESSAGE)
         return response
 
     def no_tenant_found(self, request: HttpRequest, hostname: str) -> HttpResponse:

@@ -10,6 +10,11 @@ class TenantStatus(models.TextChoices):
     SUSPENDED = "SUSPENDED"
 
 
+# What a suspended tenant's hosts answer (HTTP 403, or an error frame and close 4403).
+SUSPENDED_CODE = "tenant_suspended"
+SUSPENDED_MESSAGE = "This organisation is suspended. Contact the platform's support."
+
+
 class Tenant(TenantMixin):
     """A customer organisation. Its schema name is its slug; it is served on
     `<slug>.<BASE_DOMAIN>`. The public tenant (schema `public`) serves the console.

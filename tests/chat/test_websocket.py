@@ -384,3 +384,64 @@ def test_badge_updates_without_joining(org, client_for):
         await admin.disconnect()
 
     run(scenario)
+
+
+def test_suspension_closes_the_tenants_open_sockets_and_refuses_new_ones(
+    org, other_org, super_admin, public_tenant, client_for
+):
+    console = client_for(public_tenant, super_admin)
+
+    async def scenario() -> None:
+        acme_player = await connect(org.tenant, org.player)
+        acme_admin = await connect(org.tenant, org.admin)
+        globex_player = await connect(other_org.tenant, other_org.player)
+
+        response = await database_sync_to_async(console.put)(
+            "/api/console/tenants/acme/suspend", {"reason": "Unpaid"}, format="json"
+        )
+        assert response.status_code == 200
+        await commit()
+
+        for socket in (acme_player, acme_admin):
+            error = await expect(socket, "error")
+            assert error["code"] == "tenant_suspended"
+            assert await closed_with(socket) == 4403
+        # Another tenant's socket is untouched and still answers.
+        assert await globex_player.receive_nothing(timeout=0.2)
+        await send(globex_player, "join_channel", channelId="not-a-uuid", ref="x")
+        assert (await expect(globex_player, "error"))["ref"] == "x"
+
+        refused = await connect(org.tenant, org.player)
+        assert (await expect(refused, "error"))["code"] == "tenant_suspended"
+        assert await closed_with(refused) == 4403
+
+        await database_sync_to_async(console.put)("/api/console/tenants/acme/reactivate")
+        await commit()
+        welcome = await connect(org.tenant, org.player)
+        await send(welcome, "join_channel", channelId="not-a-uuid", ref="y")
+        assert (await expect(welcome, "error"))["code"] == "not_found"
+        await welcome.disconnect()
+        await globex_player.disconnect()
+
+    run(scenario)
+
+
+def test_deleting_a_tenant_closes_its_sockets(super_admin, public_tenant, client_for):
+    from apps.accounts.models import User
+    from apps.tenancy.services import tenant_provision
+
+    doomed = tenant_provision(slug="wsdoomed", name="Doomed", admin_email="a@wsdoomed.test")
+    admin = User.objects.get(email="a@wsdoomed.test")
+    console = client_for(public_tenant, super_admin)
+
+    async def scenario() -> None:
+        socket = await connect(doomed.tenant, admin)
+        response = await database_sync_to_async(console.delete)(
+            "/api/console/tenants/wsdoomed", {"confirm": "wsdoomed"}, format="json"
+        )
+        assert response.status_code == 204
+        await commit()
+        assert (await expect(socket, "error"))["code"] == "tenant_deleted"
+        assert await closed_with(socket) == 4404
+
+    run(scenario)

@@ -6,6 +6,7 @@ import yaml
 from django.core.management import call_command
 
 from apps.chat.api.urls import urlpatterns as chat_urls
+from apps.platform.api.urls import urlpatterns as console_urls
 
 
 def _schema() -> dict:
@@ -15,14 +16,15 @@ def _schema() -> dict:
     return yaml.safe_load(out.getvalue())
 
 
-def test_schema_documents_every_chat_endpoint_with_bodies():
+def test_schema_documents_every_chat_and_console_endpoint_with_bodies():
     schema = _schema()
     paths = schema["paths"]
-    for pattern in chat_urls:
-        path = "/api/chat/" + str(pattern.pattern).replace("<str:", "{").replace(">", "}")
+    patterns = [("/api/chat/", p) for p in chat_urls] + [("/api/console/", p) for p in console_urls]
+    for prefix, pattern in patterns:
+        path = prefix + str(pattern.pattern).replace("<str:", "{").replace(">", "}")
         assert path in paths, path
         for method, operation in paths[path].items():
-            assert "200" in operation["responses"] or "201" in operation["responses"], (
+            assert {"200", "201", "204"} & set(operation["responses"]), (
                 path,
                 method,
             )

@@ -31,14 +31,9 @@ from apps.chat.api.serializers import (
     UnreadOutput,
 )
 from apps.chat.locate import channel_located
+from apps.core.api import validated
 
 TAGS = ["chat"]
-
-
-def _valid(serializer_class: type, data: Any) -> dict[str, Any]:
-    serializer = serializer_class(data=data)
-    serializer.is_valid(raise_exception=True)
-    return dict(serializer.validated_data)
 
 
 def _channel(request: Request, channel_id: str) -> Response:
@@ -61,7 +56,7 @@ class ChannelListApi(APIView):
         summary="Your channels, newest activity first, with unreadCount and lastMessage",
     )
     def get(self, request: Request) -> Response:
-        filters = _valid(ChannelFilterInput, request.query_params)
+        filters = validated(ChannelFilterInput, request.query_params)
         channels = selectors.channel_list(
             actor=request.actor,
             type=filters.get("type"),
@@ -77,7 +72,7 @@ class ChannelListApi(APIView):
         summary="Open a channel (a PLATFORM_SUPPORT ticket is stored on the platform)",
     )
     def post(self, request: Request) -> Response:
-        data = _valid(ChannelCreateInput, request.data)
+        data = validated(ChannelCreateInput, request.data)
         channel = services.channel_create(
             actor=request.actor,
             type=data["type"],
@@ -131,7 +126,7 @@ class MessagesApi(APIView):
         summary="History: before=<messageId> pages back; after=<messageId> resumes forward",
     )
     def get(self, request: Request, channel_id: str) -> Response:
-        params = _valid(HistoryInput, request.query_params)
+        params = validated(HistoryInput, request.query_params)
         with channel_located(request.actor, channel_id) as located:
             page = selectors.message_page(
                 located=located,
@@ -148,7 +143,7 @@ class MessagesApi(APIView):
         summary="Send a message",
     )
     def post(self, request: Request, channel_id: str) -> Response:
-        data = _valid(MessageCreateInput, request.data)
+        data = validated(MessageCreateInput, request.data)
         message = services.message_send(
             actor=request.actor, channel_id=channel_id, content=data["content"]
         )
@@ -177,7 +172,7 @@ class EscalateApi(APIView):
         summary="Escalate to the platform's super admins",
     )
     def put(self, request: Request, channel_id: str) -> Response:
-        data = _valid(EscalateInput, request.data)
+        data = validated(EscalateInput, request.data)
         services.channel_escalate(actor=request.actor, channel_id=channel_id, reason=data["reason"])
         return _channel(request, channel_id)
 
@@ -190,7 +185,7 @@ class AssignApi(APIView):
         summary="Assign to an admin or management-team member",
     )
     def put(self, request: Request, channel_id: str) -> Response:
-        data = _valid(AssignInput, request.data)
+        data = validated(AssignInput, request.data)
         services.channel_assign(
             actor=request.actor, channel_id=channel_id, assignee_id=data["assigneeId"]
         )
@@ -212,7 +207,7 @@ class TicketApi(APIView):
         summary="Change a ticket's status, priority or category",
     )
     def patch(self, request: Request, channel_id: str) -> Response:
-        data = _valid(TicketUpdateInput, request.data)
+        data = validated(TicketUpdateInput, request.data)
         services.ticket_update(actor=request.actor, channel_id=channel_id, **data)
         return _channel(request, channel_id)
 
@@ -225,7 +220,7 @@ class ReadApi(APIView):
         summary="Mark read up to a message",
     )
     def post(self, request: Request, channel_id: str) -> Response:
-        data = _valid(ReadInput, request.data)
+        data = validated(ReadInput, request.data)
         participant = services.read_mark(
             actor=request.actor, channel_id=channel_id, message_id=data["messageId"]
         )
@@ -240,7 +235,7 @@ class ParticipantsApi(APIView):
         summary="Add members of the organisation",
     )
     def post(self, request: Request, channel_id: str) -> Response:
-        data = _valid(ParticipantsAddInput, request.data)
+        data = validated(ParticipantsAddInput, request.data)
         added = services.participants_add(
             actor=request.actor, channel_id=channel_id, user_ids=data["userIds"], role=data["role"]
         )

@@ -1,0 +1,19 @@
+from django.urls import path
+
+from apps.platform.api import views
+
+urlpatterns = [
+    path("tenants", views.TenantsApi.as_view(), name="console-tenants"),
+    path("tenants/<str:slug>", views.TenantApi.as_view(), name="console-tenant"),
+    path("tenants/<str:slug>/suspend", views.TenantSuspendApi.as_view()),
+    path("tenants/<str:slug>/reactivate", views.TenantReactivateApi.as_view()),
+    path("tenants/<str:slug>/export", views.TenantExportApi.as_view()),
+    path("figures", views.FiguresApi.as_view(), name="console-figures"),
+    path("tickets", views.TicketQueueApi.as_view(), name="console-tickets"),
+    path("escalations", views.EscalationsApi.as_view(), name="console-escalations"),
+    path("escalations/<str:escalation_id>", views.EscalationApi.as_view()),
+    path("escalations/<str:escalation_id>/messages", views.EscalationMessagesApi.as_view()),
+    path("escalations/<str:escalation_id>/resolve", views.EscalationResolveApi.as_view()),
+    path("escalations/<str:escalation_id>/return", views.EscalationReturnApi.as_view()),
+    path("audit", views.AuditApi.as_view(), name="console-audit"),
+]

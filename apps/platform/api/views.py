@@ -1,0 +1,349 @@
+"""The super-admin console (public host only). Platform-support tickets are listed here
+and worked with the chat endpoints on the same host (`/api/chat/channels/:id/...`);
+escalated tenant channels are reached through their escalation."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from apps.accounts.actors import Actor
+from apps.accounts.permissions import IsHostMember
+from apps.accounts.selectors import actor_for
+from apps.chat import selectors as chat_selectors
+from apps.chat import services as chat_services
+from apps.chat.api.serializers import (
+    ChannelOutput,
+    HistoryInput,
+    MessageCreateInput,
+    MessageOutput,
+    MessagePageOutput,
+    ParticipantOutput,
+)
+from apps.chat.locate import channel_located
+from apps.core.api import validated
+from apps.core.exceptions import Conflict, NotFound
+from apps.platform import selectors, services
+from apps.platform.api.serializers import (
+    AuditListInput,
+    AuditPageOutput,
+    ConsoleTenantOutput,
+    DeescalateInput,
+    DeleteInput,
+    EscalationDetailOutput,
+    EscalationListInput,
+    EscalationOutput,
+    EscalationPageOutput,
+    FiguresOutput,
+    SuspendInput,
+    TenantCreatedOutput,
+    TenantCreateInput,
+    TenantListInput,
+    TenantPageOutput,
+    TicketPageOutput,
+    TicketQueueInput,
+)
+from apps.platform.models import Escalation, EscalationState
+
+TAGS = ["console"]
+
+
+class IsConsole(IsHostMember):
+    """A platform super admin, on the platform's own host."""
+
+    def has_permission(self, request: Request, view: Any) -> bool:
+        if not super().has_permission(request, view):
+            return False
+        if not request.tenant.is_public:
+            self.code, self.message = "console_only", "The console is served on the platform host."
+            return False
+        if not request.actor.is_super_admin:
+            self.code, self.message = "super_admin_only", "Only platform super admins."
+            return False
+        return True
+
+
+class ConsoleApi(APIView):
+    permission_classes = [IsConsole]
+
+
+# --- tenants -----------------------------------------------------------------------------
+
+
+class TenantsApi(ConsoleApi):
+    @extend_schema(
+        parameters=[TenantListInput],
+        responses={200: TenantPageOutput},
+        operation_id="console_tenants_list",
+        tags=TAGS,
+        summary="Tenants by slug, with member, channel and open-ticket counts",
+    )
+    def get(self, request: Request) -> Response:
+        params = validated(TenantListInput, request.query_params)
+        page = selectors.tenant_page(**params)
+        return Response(TenantPageOutput(page).data)
+
+    @extend_schema(
+        request=TenantCreateInput,
+        responses={201: TenantCreatedOutput},
+        tags=TAGS,
+        summary="Provision a tenant: schema, domain <slug>.<base domain>, first tenant admin",
+    )
+    def post(self, request: Request) -> Response:
+        data = validated(TenantCreateInput, request.data)
+        result = services.tenant_create(
+            actor=request.actor,
+            slug=data["slug"],
+            name=data["name"],
+            admin_email=data["adminEmail"],
+            admin_name=data.get("adminName"),
+        )
+        selectors.tenant_detail(result.tenant)
+        return Response(TenantCreatedOutput(result).data, status=201)
+
+
+class TenantApi(ConsoleApi):
+    @extend_schema(
+        responses={200: ConsoleTenantOutput}, tags=TAGS, summary="One tenant, with counts"
+    )
+    def get(self, request: Request, slug: str) -> Response:
+        tenant = selectors.tenant_detail(services.tenant_get(slug))
+        return Response(ConsoleTenantOutput(tenant).data)
+
+    @extend_schema(
+        request=DeleteInput,
+        responses={204: None},
+        tags=TAGS,
+        summary='Delete a tenant and drop its schema; body {"confirm": "<slug>"}',
+    )
+    def delete(self, request: Request, slug: str) -> Response:
+        data = validated(DeleteInput, request.data)
+        services.tenant_delete(actor=request.actor, slug=slug, confirm=data["confirm"])
+        return Response(status=204)
+
+
+class TenantSuspendApi(ConsoleApi):
+    @extend_schema(
+        request=SuspendInput,
+        responses={200: ConsoleTenantOutput},
+        tags=TAGS,
+        summary="Suspend: its hosts answer 403 tenant_suspended, its sockets are closed",
+    )
+    def put(self, request: Request, slug: str) -> Response:
+        data = validated(SuspendInput, request.data)
+        tenant = services.tenant_suspend(actor=request.actor, slug=slug, reason=data["reason"])
+        return Response(ConsoleTenantOutput(tenant).data)
+
+
+class TenantReactivateApi(ConsoleApi):
+    @extend_schema(
+        request=None, responses={200: ConsoleTenantOutput}, tags=TAGS, summary="Reactivate"
+    )
+    def put(self, request: Request, slug: str) -> Response:
+        tenant = services.tenant_reactivate(actor=request.actor, slug=slug)
+        return Response(ConsoleTenantOutput(tenant).data)
+
+
+class TenantExportApi(ConsoleApi):
+    @extend_schema(
+        responses={200: OpenApiTypes.OBJECT},
+        tags=TAGS,
+        summary="The tenant's chat data as one JSON document (members, channels, messages, "
+        "platform tickets, escalations)",
+    )
+    def get(self, request: Request, slug: str) -> Response:
+        document = services.tenant_export(actor=request.actor, slug=slug)
+        filename = f"{document['tenant']['slug']}-export.json"
+        return Response(
+            document, headers={"Content-Disposition": f'attachment; filename="{filename}"'}
+        )
+
+
+class FiguresApi(ConsoleApi):
+    @extend_schema(
+        responses={200: FiguresOutput},
+        tags=TAGS,
+        summary="Platform figures: tenants, active channels, open tickets, escalations waiting",
+    )
+    def get(self, request: Request) -> Response:
+        return Response(FiguresOutput(selectors.platform_figures()).data)
+
+
+# --- platform-support queue --------------------------------------------------------------
+
+
+class TicketQueueApi(ConsoleApi):
+    @extend_schema(
+        parameters=[TicketQueueInput],
+        responses={200: TicketPageOutput},
+        tags=TAGS,
+        summary="Platform-support queue, most urgent first. Work a ticket with the chat "
+        "endpoints on this host: messages, assign, ticket, resolve",
+    )
+    def get(self, request: Request) -> Response:
+        params = validated(TicketQueueInput, request.query_params)
+        page = selectors.ticket_queue(
+            user_id=request.actor.user.pk,
+            status=params.get("status"),
+            priority=params.get("priority"),
+            category=params.get("category"),
+            tenant=params.get("tenant"),
+            assignee=params.get("assigneeId"),
+            unassigned=params["unassigned"],
+            limit=params["limit"],
+            offset=params["offset"],
+        )
+        return Response(TicketPageOutput({"tickets": page.items, "total": page.total}).data)
+
+
+# --- escalations -------------------------------------------------------------------------
+
+
+def _escalation(request: Request, escalation_id: str) -> tuple[Escalation, Actor]:
+    """The escalation, and the super admin as an actor of its tenant."""
+    escalation = (
+        Escalation.objects.select_related("tenant", "escalated_by")
+        .filter(pk=int(escalation_id) if escalation_id.isdigit() else 0)
+        .first()
+    )
+    if escalation is None:
+        raise NotFound("Escalation not found.")
+    actor = actor_for(user=request.actor.user, tenant=escalation.tenant)
+    assert actor is not None  # a super admin has an actor on every host
+    return escalation, actor
+
+
+def _still_open(escalation: Escalation) -> None:
+    if escalation.state != EscalationState.OPEN:
+        raise Conflict(
+            f"This escalation is already closed ({escalation.state}).", code="escalation_closed"
+        )
+
+
+def _escalation_body(escalation: Escalation, actor: Actor) -> dict[str, Any]:
+    with channel_located(actor, escalation.channel_id) as located:
+        channel = dict(ChannelOutput(chat_selectors.channel_read_state(located=located)).data)
+        participants = chat_selectors.channel_participants(located=located)
+        channel["participants"] = ParticipantOutput(participants, many=True).data
+        page = chat_selectors.message_page(located=located)
+        channel["messages"] = MessagePageOutput(page).data
+    return {"escalation": EscalationOutput(escalation).data, "channel": channel}
+
+
+class EscalationsApi(ConsoleApi):
+    @extend_schema(
+        parameters=[EscalationListInput],
+        responses={200: EscalationPageOutput},
+        operation_id="console_escalations_list",
+        tags=TAGS,
+        summary="Escalations across all tenants (the public index), newest first",
+    )
+    def get(self, request: Request) -> Response:
+        params = validated(EscalationListInput, request.query_params)
+        page = selectors.escalation_list(**params)
+        return Response(EscalationPageOutput({"escalations": page.items, "total": page.total}).data)
+
+
+class EscalationApi(ConsoleApi):
+    @extend_schema(
+        responses={200: EscalationDetailOutput},
+        tags=TAGS,
+        summary="An escalation with its tenant channel, participants and newest messages",
+    )
+    def get(self, request: Request, escalation_id: str) -> Response:
+        escalation, actor = _escalation(request, escalation_id)
+        return Response(_escalation_body(escalation, actor))
+
+
+class EscalationMessagesApi(ConsoleApi):
+    @extend_schema(
+        parameters=[HistoryInput],
+        responses={200: MessagePageOutput},
+        tags=TAGS,
+        summary="The escalated channel's history (before=/after= cursors)",
+    )
+    def get(self, request: Request, escalation_id: str) -> Response:
+        escalation, actor = _escalation(request, escalation_id)
+        params = validated(HistoryInput, request.query_params)
+        with channel_located(actor, escalation.channel_id) as located:
+            page = chat_selectors.message_page(
+                located=located,
+                before=params.get("before"),
+                after=params.get("after"),
+                limit=params["limit"],
+            )
+            return Response(MessagePageOutput(page).data)
+
+    @extend_schema(
+        request=MessageCreateInput,
+        responses={201: MessageOutput},
+        tags=TAGS,
+        summary="Reply in the tenant's channel as SUPER_ADMIN",
+    )
+    def post(self, request: Request, escalation_id: str) -> Response:
+        escalation, actor = _escalation(request, escalation_id)
+        data = validated(MessageCreateInput, request.data)
+        message = chat_services.message_send(
+            actor=actor, channel_id=escalation.channel_id, content=data["content"]
+        )
+        return Response(MessageOutput(message).data, status=201)
+
+
+class EscalationResolveApi(ConsoleApi):
+    @extend_schema(
+        request=None,
+        responses={200: EscalationDetailOutput},
+        tags=TAGS,
+        summary="Resolve the escalated channel (and its ticket)",
+    )
+    def put(self, request: Request, escalation_id: str) -> Response:
+        escalation, actor = _escalation(request, escalation_id)
+        _still_open(escalation)
+        chat_services.channel_resolve(actor=actor, channel_id=escalation.channel_id)
+        escalation.refresh_from_db()
+        return Response(_escalation_body(escalation, actor))
+
+
+class EscalationReturnApi(ConsoleApi):
+    @extend_schema(
+        request=DeescalateInput,
+        responses={200: EscalationDetailOutput},
+        tags=TAGS,
+        summary="Hand the channel back to the tenant's staff (de-escalate), with a note",
+    )
+    def put(self, request: Request, escalation_id: str) -> Response:
+        escalation, actor = _escalation(request, escalation_id)
+        data = validated(DeescalateInput, request.data)
+        _still_open(escalation)
+        chat_services.channel_deescalate(
+            actor=actor, channel_id=escalation.channel_id, note=data["note"]
+        )
+        escalation.refresh_from_db()
+        return Response(_escalation_body(escalation, actor))
+
+
+# --- audit -------------------------------------------------------------------------------
+
+
+class AuditApi(ConsoleApi):
+    @extend_schema(
+        parameters=[AuditListInput],
+        responses={200: AuditPageOutput},
+        tags=TAGS,
+        summary="The audit log, newest first (before=<id> pages back)",
+    )
+    def get(self, request: Request) -> Response:
+        params = validated(AuditListInput, request.query_params)
+        page = selectors.audit_page(
+            tenant=params.get("tenant"),
+            action=params.get("action"),
+            actor=params.get("actorId"),
+            before=params.get("before"),
+            limit=params["limit"],
+        )
+        return Response(AuditPageOutput({"entries": page.items, "has_more": page.has_more}).data)

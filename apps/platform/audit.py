@@ -1,0 +1,67 @@
+"""The audit log's one writer. Entries are written in the caller's transaction, so an
+action that rolls back leaves no entry, and one that commits always has its entry."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from apps.accounts.models import User
+from apps.platform.models import AuditEntry
+from apps.tenancy.models import Tenant
+
+
+class Action:
+    TENANT_CREATED = "tenant.created"
+    TENANT_SUSPENDED = "tenant.suspended"
+    TENANT_REACTIVATED = "tenant.reactivated"
+    TENANT_EXPORTED = "tenant.exported"
+    TENANT_DELETED = "tenant.deleted"
+    TICKET_REPLIED = "ticket.replied"
+    TICKET_ASSIGNED = "ticket.assigned"
+    TICKET_UPDATED = "ticket.updated"
+    TICKET_RESOLVED = "ticket.resolved"
+    TICKET_ARCHIVED = "ticket.archived"
+    ESCALATION_OPENED = "escalation.opened"
+    ESCALATION_REPLIED = "escalation.replied"
+    ESCALATION_ASSIGNED = "escalation.assigned"
+    ESCALATION_RESOLVED = "escalation.resolved"
+    ESCALATION_RETURNED = "escalation.returned"
+
+    ALL = (
+        TENANT_CREATED,
+        TENANT_SUSPENDED,
+        TENANT_REACTIVATED,
+        TENANT_EXPORTED,
+        TENANT_DELETED,
+        TICKET_REPLIED,
+        TICKET_ASSIGNED,
+        TICKET_UPDATED,
+        TICKET_RESOLVED,
+        TICKET_ARCHIVED,
+        ESCALATION_OPENED,
+        ESCALATION_REPLIED,
+        ESCALATION_ASSIGNED,
+        ESCALATION_RESOLVED,
+        ESCALATION_RETURNED,
+    )
+
+
+def record(
+    *,
+    actor: User | None,
+    action: str,
+    tenant: Tenant | None,
+    target_type: str = "",
+    target_id: object = "",
+    details: dict[str, Any] | None = None,
+) -> AuditEntry:
+    return AuditEntry.objects.create(
+        actor=actor,
+        actor_email=actor.email if actor else "",
+        action=action,
+        tenant=tenant,
+        tenant_slug=tenant.schema_name if tenant else "",
+        target_type=target_type,
+        target_id=str(target_id),
+        details=details or {},
+    )

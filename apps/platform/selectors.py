@@ -1,0 +1,255 @@
+"""The console's reads. Tenant-schema figures (channels, tickets) are counted with one
+UNION ALL query per 500 schemas, never one query per tenant."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from django.conf import settings
+from django.db import connection
+from django.db.models import Case, Count, IntegerField, Q, QuerySet, Value, When
+from psycopg import sql
+
+from apps.accounts.models import Membership
+from apps.chat.models import (
+    Channel,
+    ChannelStatus,
+    ChannelType,
+    Participant,
+    TicketPriority,
+    TicketStatus,
+)
+from apps.platform.models import AuditEntry, Escalation, EscalationState
+from apps.tenancy.models import Tenant, TenantStatus
+
+BATCH = 500
+OPEN_TICKET = (TicketStatus.OPEN, TicketStatus.IN_PROGRESS, TicketStatus.WAITING_ON_USER)
+EMPTY_COUNTS = {"channels": 0, "activeChannels": 0, "escalatedChannels": 0, "openTickets": 0}
+
+
+def schema_counts(schemas: Iterable[str]) -> dict[str, dict[str, int]]:
+    """Per tenant schema: channels, ACTIVE channels, ESCALATED channels, open tickets."""
+    schemas = list(schemas)
+    result: dict[str, dict[str, int]] = {}
+    part = sql.SQL(
+        "SELECT {name}, count(*), count(*) FILTER (WHERE c.status = %(active)s), "
+        "count(*) FILTER (WHERE c.status = %(escalated)s), "
+        "(SELECT count(*) FROM {schema}.chat_supportticket t WHERE t.status = ANY(%(open)s)) "
+        "FROM {schema}.chat_channel c"
+    )
+    for start in range(0, len(schemas), BATCH):
+        query = sql.SQL(" UNION ALL ").join(
+            part.format(name=sql.Literal(s), schema=sql.Identifier(s))
+            for s in schemas[start : start + BATCH]
+        )
+        with connection.cursor() as cursor:
+            cursor.execute(
+                query.as_string(),
+                {
+                    "active": ChannelStatus.ACTIVE,
+                    "escalated": ChannelStatus.ESCALATED,
+                    "open": list(OPEN_TICKET),
+                },
+            )
+            for name, channels, active, escalated, tickets in cursor.fetchall():
+                result[name] = {
+                    "channels": channels,
+                    "activeChannels": active,
+                    "escalatedChannels": escalated,
+                    "openTickets": tickets,
+                }
+    return result
+
+
+def _platform_tickets() -> QuerySet[Channel]:
+    return Channel.objects.filter(type=ChannelType.PLATFORM_SUPPORT)
+
+
+def _tenants() -> QuerySet[Tenant]:
+    return Tenant.objects.exclude(schema_name=settings.PUBLIC_SCHEMA_NAME)
+
+
+def _with_counts(tenants: list[Tenant]) -> list[Tenant]:
+    ids = [t.pk for t in tenants]
+    members = dict(
+        Membership.objects.filter(tenant_id__in=ids)
+        .values("tenant_id")
+        .annotate(n=Count("id"))
+        .values_list("tenant_id", "n")
+    )
+    platform = dict(
+        _platform_tickets()
+        .filter(tenant_id__in=ids, ticket__status__in=OPEN_TICKET)
+        .values("tenant_id")
+        .annotate(n=Count("id"))
+        .values_list("tenant_id", "n")
+    )
+    counts = schema_counts(t.schema_name for t in tenants)
+    for tenant in tenants:
+        tenant.counts = {
+            "members": members.get(tenant.pk, 0),
+            **counts.get(tenant.schema_name, EMPTY_COUNTS),
+            "openPlatformTickets": platform.get(tenant.pk, 0),
+        }
+    return tenants
+
+
+@dataclass
+class TenantPage:
+    tenants: list[Tenant]
+    next: str | None
+
+
+def tenant_page(
+    *, status: str | None = None, search: str | None = None, after: str | None = None, limit: int
+) -> TenantPage:
+    """Tenants by slug, `limit` at a time; `next` is the cursor for the following page."""
+    tenants = _tenants().order_by("schema_name")
+    if status:
+        tenants = tenants.filter(status=status)
+    if search:
+        tenants = tenants.filter(Q(schema_name__icontains=search) | Q(name__icontains=search))
+    if after:
+        tenants = tenants.filter(schema_name__gt=after)
+    rows = list(tenants[: limit + 1])
+    page = _with_counts(rows[:limit])
+    return TenantPage(tenants=page, next=page[-1].schema_name if len(rows) > limit else None)
+
+
+def tenant_detail(tenant: Tenant) -> Tenant:
+    return _with_counts([tenant])[0]
+
+
+def platform_figures() -> dict[str, Any]:
+    by_status = dict(_tenants().values("status").annotate(n=Count("id")).values_list("status", "n"))
+    schemas = _tenants().values_list("schema_name", flat=True)
+    totals = dict(EMPTY_COUNTS)
+    for counts in schema_counts(schemas).values():
+        for key, value in counts.items():
+            totals[key] += value
+    open_platform = dict(
+        _platform_tickets()
+        .filter(ticket__status__in=OPEN_TICKET)
+        .values("ticket__priority")
+        .annotate(n=Count("id"))
+        .values_list("ticket__priority", "n")
+    )
+    by_priority = {p: open_platform.get(p, 0) for p in TicketPriority.values}
+    return {
+        "tenants": {
+            "total": sum(by_status.values()),
+            "active": by_status.get(TenantStatus.ACTIVE, 0),
+            "suspended": by_status.get(TenantStatus.SUSPENDED, 0),
+        },
+        "channels": totals["channels"],
+        "activeChannels": totals["activeChannels"],
+        "openTenantTickets": totals["openTickets"],
+        "openPlatformTickets": {"total": sum(by_priority.values()), "byPriority": by_priority},
+        "escalationsWaiting": Escalation.objects.filter(state=EscalationState.OPEN).count(),
+    }
+
+
+_PRIORITY_RANK = Case(
+    *(When(ticket__priority=p, then=Value(rank)) for rank, p in enumerate(TicketPriority.values)),
+    output_field=IntegerField(),
+)
+
+
+@dataclass
+class Page:
+    items: list[Any]
+    total: int
+
+
+def ticket_queue(
+    *,
+    user_id: int,
+    status: str | None = None,
+    priority: str | None = None,
+    category: str | None = None,
+    tenant: str | None = None,
+    assignee: int | None = None,
+    unassigned: bool = False,
+    limit: int,
+    offset: int = 0,
+) -> Page:
+    """Platform-support tickets, most urgent first, then longest waiting. Without a status
+    filter: the open ones (OPEN, IN_PROGRESS, WAITING_ON_USER)."""
+    tickets = _platform_tickets().select_related(
+        "ticket", "tenant", "assigned_to", "last_message", "last_message__sender"
+    )
+    tickets = (
+        tickets.filter(ticket__status=status)
+        if status
+        else tickets.filter(ticket__status__in=OPEN_TICKET)
+    )
+    if priority:
+        tickets = tickets.filter(ticket__priority=priority)
+    if category:
+        tickets = tickets.filter(ticket__category=category)
+    if tenant:
+        tickets = tickets.filter(tenant__schema_name=tenant)
+    if assignee:
+        tickets = tickets.filter(assigned_to_id=assignee)
+    if unassigned:
+        tickets = tickets.filter(assigned_to__isnull=True)
+    total = tickets.count()
+    rows = list(
+        tickets.annotate(rank=_PRIORITY_RANK).order_by("-rank", "created_at", "id")[
+            offset : offset + limit
+        ]
+    )
+    reads = dict(
+        Participant.objects.filter(
+            user_id=user_id, channel_id__in=[c.pk for c in rows]
+        ).values_list("channel_id", "last_read_seq")
+    )
+    for channel in rows:
+        channel.unread_count = channel.last_seq - reads.get(channel.pk, 0)
+        channel.my_role = None
+    return Page(items=rows, total=total)
+
+
+@dataclass
+class AuditPage:
+    items: list[AuditEntry]
+    has_more: bool
+
+
+def escalation_list(
+    *, state: str | None = None, tenant: str | None = None, limit: int, offset: int = 0
+) -> Page:
+    """The public escalation index, newest first; by default the OPEN ones."""
+    rows = Escalation.objects.select_related("tenant", "escalated_by").filter(
+        state=state or EscalationState.OPEN
+    )
+    if tenant:
+        rows = rows.filter(tenant__schema_name=tenant)
+    total = rows.count()
+    return Page(
+        items=list(rows.order_by("-escalated_at", "-id")[offset : offset + limit]), total=total
+    )
+
+
+def audit_page(
+    *,
+    tenant: str | None = None,
+    action: str | None = None,
+    actor: int | None = None,
+    before: int | None = None,
+    limit: int,
+) -> AuditPage:
+    """Audit entries, newest first; `before=<id>` pages back."""
+    rows = AuditEntry.objects.all()
+    if tenant:
+        rows = rows.filter(tenant_slug=tenant)
+    if action:
+        rows = rows.filter(action=action)
+    if actor:
+        rows = rows.filter(actor_id=actor)
+    if before:
+        rows = rows.filter(id__lt=before)
+    items = list(rows.order_by("-id")[: limit + 1])
+    return AuditPage(items=items[:limit], has_more=len(items) > limit)
