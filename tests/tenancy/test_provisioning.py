@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 from django.conf import settings
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 from django.db import connection
 from django_tenants.utils import schema_context, schema_exists
 
@@ -218,3 +218,29 @@ def test_migrate_schemas_migrates_many_schemas_in_parallel(
     reference = schema_fingerprint("acme")
     for slug in committed_empty_tenants:
         assert schema_fingerprint(slug) == reference
+
+
+def test_provision_tenant_command_prints_the_host() -> None:
+    out, err = io.StringIO(), io.StringIO()
+    call_command(
+        "provision_tenant",
+        "cmdco",
+        "--name",
+        "Command Co",
+        "--admin-email",
+        "owner@cmdco.test",
+        stdout=out,
+        stderr=err,
+    )
+    assert out.getvalue().strip() == f"cmdco.{settings.BASE_DOMAIN}"
+    assert "owner@cmdco.test" in err.getvalue() and "initial password" in err.getvalue()
+    tenant = Tenant.objects.get(schema_name="cmdco")
+    assert tenant.name == "Command Co"
+    assert Membership.objects.get(tenant=tenant).role == Role.TENANT_ADMIN
+
+    with pytest.raises(CommandError, match="already exists"):
+        call_command(
+            "provision_tenant", "cmdco", "--name", "Again", "--admin-email", "x@cmdco.test"
+        )
+    with pytest.raises(CommandError, match="slug"):
+        call_command("provision_tenant", "Bad!", "--name", "Bad", "--admin-email", "x@bad.test")
