@@ -40,3 +40,4 @@ lint: install-dev
 bench: install-dev
 	$(BIN)/python bench/channel_list.py
 	$(BIN)/python bench/layers.py
+	$(BIN)/python bench/provisioning.py

@@ -58,9 +58,7 @@ def summary(times_ms: list[float]) -> dict[str, float]:
 
 def manage(*args: str) -> float:
     started = time.perf_counter()
-    subprocess.run(
-        [sys.executable, "manage.py", *args], cwd=ROOT, check=True, capture_output=True
-    )
+    subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, check=True, capture_output=True)
     return round(time.perf_counter() - started, 3)
 
 

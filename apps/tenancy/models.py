@@ -54,7 +54,8 @@ class Domain(DomainMixin):
 
 class SchemaTemplate(models.Model):
     """The statements that build a tenant schema at one migration state
-    (`apps.tenancy.provisioning`). One row per state; older ones are deleted."""
+    (`apps.tenancy.provisioning`). One row per state; rows older than 30 days are
+    deleted when a new state's template is built."""
 
     state = models.CharField(max_length=64, primary_key=True)
     script = models.TextField(blank=True)

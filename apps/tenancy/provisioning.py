@@ -22,6 +22,7 @@ import re
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import timedelta
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -31,6 +32,7 @@ from django.core.management import call_command
 from django.db import connection, transaction
 from django.db.migrations.loader import MigrationLoader
 from django.db.migrations.recorder import MigrationRecorder
+from django.utils import timezone
 from django_tenants.utils import get_tenant_base_migrate_command_class
 from psycopg import sql
 
@@ -38,6 +40,7 @@ from apps.tenancy.models import SchemaTemplate
 
 logger = logging.getLogger(__name__)
 
+TEMPLATE_KEEP = timedelta(days=30)
 # pg_advisory_lock key: one template build at a time across processes.
 TEMPLATE_LOCK = 0x7E4A_0017
 # Statements a migration run sends that change nothing in the schema.
@@ -201,7 +204,9 @@ def _template_build(state: str) -> SchemaTemplate:
         state=state,
         defaults={"script": script if usable else "", "usable": usable, "problem": problem},
     )
-    SchemaTemplate.objects.exclude(state=state).delete()
+    # Older states' templates stay a while: during a rolling deploy, workers of the
+    # previous release may still provision with theirs.
+    SchemaTemplate.objects.filter(created_at__lt=timezone.now() - TEMPLATE_KEEP).delete()
     return template
 
 
