@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable, Iterator
+from urllib.parse import quote
 
 import pytest
 from django.core.cache import cache
@@ -81,6 +82,16 @@ def make_user() -> MakeUser:
         return user
 
     return make
+
+
+def database_url() -> str:
+    """The test database as a DATABASE_URL, for server and command processes the suite
+    starts (a socket directory as host is percent-encoded, as dj-database-url reads it)."""
+    db = connection.settings_dict
+    host = db["HOST"] or "127.0.0.1"
+    if host.startswith("/"):
+        host = quote(host, safe="")
+    return f"postgres://{db['USER']}@{host}:{db['PORT'] or 5432}/{db['NAME']}"
 
 
 def host_of(tenant: Tenant) -> str:

@@ -187,6 +187,7 @@ def test_suspension_closes_the_tenants_hosts_and_reactivation_reopens_them(
     assert response.status_code == 200
     assert response.json()["status"] == "SUSPENDED"
     assert response.json()["suspensionReason"] == "Unpaid invoice"
+    assert response.json()["counts"]["members"] == 4
     for attempt in (
         player.get("/api/chat/channels"),
         client_for(org.tenant).post(

@@ -26,6 +26,7 @@ from apps.accounts.models import Role, User
 from apps.accounts.services import membership_set, user_create
 from apps.chat.models import Channel
 from apps.tenancy.models import Tenant
+from tests.conftest import database_url
 
 ROOT = Path(__file__).resolve().parents[2]
 PASSWORD = "two-processes-pass"
@@ -78,11 +79,9 @@ def people(django_db_blocker: Any) -> Iterator[dict[str, User]]:
 
 @pytest.fixture(scope="module")
 def servers(people: Any, django_db_blocker: Any) -> Iterator[list[int]]:
-    db = connection.settings_dict
-    address = f"{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}"
     env = {
         **os.environ,
-        "DATABASE_URL": f"postgres://{db['USER']}@{address}/{db['NAME']}",
+        "DATABASE_URL": database_url(),
         "REDIS_URL": settings.REDIS_URL,
     }
     ports = [_free_port(), _free_port()]

@@ -23,6 +23,7 @@ from apps.tenancy import provisioning
 from apps.tenancy.models import Domain, SchemaTemplate, Tenant
 from apps.tenancy.provisioning import schema_fingerprint
 from apps.tenancy.services import tenant_provision
+from tests.conftest import database_url
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -199,11 +200,7 @@ def test_migrate_schemas_migrates_many_schemas_in_parallel(
 ) -> None:
     """A real run in its own process: the parallel executor forks worker processes, each
     migrating schemas on its own connection."""
-    db = connection.settings_dict
-    env = {
-        **os.environ,
-        "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
-    }
+    env = {**os.environ, "DATABASE_URL": database_url()}
     run = subprocess.run(
         [sys.executable, "manage.py", "migrate_schemas", "-v", "1"],
         cwd=ROOT,

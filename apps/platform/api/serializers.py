@@ -30,7 +30,7 @@ class ConsoleTenantOutput(serializers.Serializer):
     suspendedAt = serializers.DateTimeField(source="suspended_at", allow_null=True)
     suspensionReason = serializers.CharField(source="suspension_reason")
     createdAt = serializers.DateTimeField(source="created_at")
-    counts = TenantCountsOutput(required=False)
+    counts = TenantCountsOutput()
 
     def get_host(self, tenant: object) -> str:
         return tenant_host(tenant.schema_name)  # type: ignore[attr-defined]

@@ -137,7 +137,7 @@ class TenantSuspendApi(ConsoleApi):
     def put(self, request: Request, slug: str) -> Response:
         data = validated(SuspendInput, request.data)
         tenant = services.tenant_suspend(actor=request.actor, slug=slug, reason=data["reason"])
-        return Response(ConsoleTenantOutput(tenant).data)
+        return Response(ConsoleTenantOutput(selectors.tenant_detail(tenant)).data)
 
 
 class TenantReactivateApi(ConsoleApi):
@@ -146,7 +146,7 @@ class TenantReactivateApi(ConsoleApi):
     )
     def put(self, request: Request, slug: str) -> Response:
         tenant = services.tenant_reactivate(actor=request.actor, slug=slug)
-        return Response(ConsoleTenantOutput(tenant).data)
+        return Response(ConsoleTenantOutput(selectors.tenant_detail(tenant)).data)
 
 
 class TenantExportApi(ConsoleApi):
