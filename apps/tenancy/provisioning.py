@@ -136,8 +136,11 @@ def drop_schema(schema: str) -> None:
 
 
 def replay(schema: str, script: str) -> None:
-    """Creates `schema` from a recorded script, in the caller's transaction."""
-    assert connection.in_atomic_block, "replay runs inside the provisioning transaction"
+    """Creates `schema` from a recorded script, in the caller's transaction. The script
+    goes in one round trip: without parameters, Django's client-side-binding psycopg
+    cursor sends it as one simple query, however many statements it holds."""
+    if not connection.in_atomic_block:
+        raise RuntimeError("replay runs inside the provisioning transaction")
     public = connection.schema_name
     _create_schema(schema)
     with connection.cursor() as cursor:
