@@ -9,6 +9,8 @@ Prints one JSON object per line.
   new schema), `--sample` tenants at the start and at the end;
 - migrate_noop: `manage.py migrate_schemas` with nothing to apply at 1, 100 and 1,000
   tenants (whole command, in a fresh process), ours and django-tenants' (--no-skip);
+- console_figures, console_tenant_page: the console's platform figures (counted over
+  every tenant schema) and a page of 50 tenants with their counts, at 1,000 tenants;
 - migrate_real: 50 tenants' schemas emptied and migrated, one worker vs parallel workers.
 
 Uses a `tenantchat_bench_provisioning` database on the local server (127.0.0.1:5432),
@@ -123,6 +125,24 @@ def main() -> None:
     emit(
         bench="provision_growth",
         late_over_early=round(statistics.fmean(late) / statistics.fmean(times[1:100]), 2),
+    )
+    from apps.platform import selectors
+
+    def timed(fn: object, **kwargs: object) -> list[float]:
+        times = []
+        for _ in range(10):
+            started = time.perf_counter()
+            fn(**kwargs)  # type: ignore[operator]
+            times.append((time.perf_counter() - started) * 1000)
+        return times
+
+    at = Tenant.objects.count() - 1
+    emit(bench="console_figures", tenants=at, **summary(timed(selectors.platform_figures)))
+    emit(
+        bench="console_tenant_page",
+        tenants=at,
+        limit=50,
+        **summary(timed(selectors.tenant_page, limit=50)),
     )
     emit(
         bench="provision_migrations",
