@@ -20,8 +20,9 @@ from apps.accounts.actors import Actor
 from apps.chat import events, selectors, services
 from apps.chat.locate import channel_located
 from apps.chat.payloads import message_payload
-from apps.chat.ws import in_tenant
+from apps.chat.ws import CLOSE_FORBIDDEN, in_tenant
 from apps.core.exceptions import ApplicationError, InvalidInput
+from apps.tenancy.models import SUSPENDED_CODE, SUSPENDED_MESSAGE, Tenant, TenantStatus
 
 MAX_FRAME_BYTES = 64 * 1024
 RATE_LIMIT_FRAMES = 30  # per connection and RATE_WINDOW seconds
@@ -44,6 +45,10 @@ def _sync(actor: Actor, channel_id: object, after: object) -> dict[str, Any]:
             "messages": [message_payload(m) for m in page.messages],
             "hasMore": page.has_more,
         }
+
+
+def _tenant_suspended(tenant_id: int) -> bool:
+    return Tenant.objects.filter(pk=tenant_id, status=TenantStatus.SUSPENDED).exists()
 
 
 def _room_key(channel_id: object) -> str:
@@ -84,6 +89,11 @@ class ChatConsumer(AsyncWebsocketConsumer):
             self.personal.append(events.SUPER_ADMINS_GROUP)
         for group in self.personal:
             await self.channel_layer.group_add(group, self.channel_name)
+        # A suspension that committed after the handshake's check but before joining the
+        # tenant's group above would not reach this socket: look once more.
+        if await self._db(_tenant_suspended, self.actor.tenant.pk):
+            await self._send("error", {"code": SUSPENDED_CODE, "message": SUSPENDED_MESSAGE})
+            await self.close(code=CLOSE_FORBIDDEN)
 
     async def disconnect(self, code: int) -> None:
         for task in getattr(self, "typing_expiry", {}).values():

@@ -80,7 +80,7 @@ def _close_sockets(group: str, code: int, error: str, message: str) -> None:
         async_to_sync(layer.group_send)(
             group, {"type": "sockets.close", "code": code, "error": error, "message": message}
         )
-    except Exception:  # each socket also re-checks its tenant when it next acts
+    except Exception:  # the hosts refuse every request and new socket regardless
         logger.exception("Could not close the sockets of %s", group)
 
 

@@ -18,8 +18,9 @@ from django.db.models import Q
 from django_tenants.utils import schema_context
 
 from apps.accounts.actors import Actor
-from apps.chat.models import Channel, ChannelStatus, ChannelType, Participant
+from apps.chat.models import Channel, ChannelType, Participant
 from apps.core.exceptions import NotFound
+from apps.platform.models import Escalation
 
 PUBLIC = settings.PUBLIC_SCHEMA_NAME
 
@@ -43,10 +44,12 @@ def _visible(actor: Actor) -> list[tuple[str, Q]]:
         # The console: super admins see every platform ticket.
         return [(PUBLIC, platform)] if actor.is_super_admin else []
     if actor.is_super_admin:
-        # Super admins answer the tenant's escalated channels (console or tenant host).
-        # A subquery, not a join, so an escalated channel is not listed once per member.
+        # Super admins see the tenant's channels that were ever escalated (the public
+        # index), whether or not they joined them: the console opens any escalation.
+        # Subqueries, not joins, so a channel is not listed once per member.
         joined = Participant.objects.filter(user=actor.user).values("channel_id")
-        mine = Q(pk__in=joined) | Q(status=ChannelStatus.ESCALATED)
+        escalated = Escalation.objects.filter(tenant=actor.tenant).values("channel_id")
+        mine = Q(pk__in=joined) | Q(pk__in=escalated)
     return [
         (actor.tenant.schema_name, mine),
         (PUBLIC, platform & Q(tenant=actor.tenant) & mine),

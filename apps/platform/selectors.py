@@ -1,5 +1,5 @@
 """The console's reads. Tenant-schema figures (channels, tickets) are counted with one
-UNION ALL query per 500 schemas, never one query per tenant."""
+UNION ALL query per 500 schemas (`apps.tenancy.schemas`), never one query per tenant."""
 
 from __future__ import annotations
 
@@ -8,9 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
-from django.db import connection
 from django.db.models import Case, Count, IntegerField, Q, QuerySet, Value, When
-from psycopg import sql
 
 from apps.accounts.models import Membership
 from apps.chat.models import (
@@ -23,44 +21,36 @@ from apps.chat.models import (
 )
 from apps.platform.models import AuditEntry, Escalation, EscalationState
 from apps.tenancy.models import Tenant, TenantStatus
+from apps.tenancy.schemas import rows_per_schema
 
-BATCH = 500
 OPEN_TICKET = (TicketStatus.OPEN, TicketStatus.IN_PROGRESS, TicketStatus.WAITING_ON_USER)
 EMPTY_COUNTS = {"channels": 0, "activeChannels": 0, "escalatedChannels": 0, "openTickets": 0}
 
 
 def schema_counts(schemas: Iterable[str]) -> dict[str, dict[str, int]]:
     """Per tenant schema: channels, ACTIVE channels, ESCALATED channels, open tickets."""
-    schemas = list(schemas)
-    result: dict[str, dict[str, int]] = {}
-    part = sql.SQL(
+    rows = rows_per_schema(
+        schemas,
+        "chat_channel",
         "SELECT {name}, count(*), count(*) FILTER (WHERE c.status = %(active)s), "
         "count(*) FILTER (WHERE c.status = %(escalated)s), "
         "(SELECT count(*) FROM {schema}.chat_supportticket t WHERE t.status = ANY(%(open)s)) "
-        "FROM {schema}.chat_channel c"
+        "FROM {schema}.chat_channel c",
+        {
+            "active": ChannelStatus.ACTIVE,
+            "escalated": ChannelStatus.ESCALATED,
+            "open": list(OPEN_TICKET),
+        },
     )
-    for start in range(0, len(schemas), BATCH):
-        query = sql.SQL(" UNION ALL ").join(
-            part.format(name=sql.Literal(s), schema=sql.Identifier(s))
-            for s in schemas[start : start + BATCH]
-        )
-        with connection.cursor() as cursor:
-            cursor.execute(
-                query.as_string(),
-                {
-                    "active": ChannelStatus.ACTIVE,
-                    "escalated": ChannelStatus.ESCALATED,
-                    "open": list(OPEN_TICKET),
-                },
-            )
-            for name, channels, active, escalated, tickets in cursor.fetchall():
-                result[name] = {
-                    "channels": channels,
-                    "activeChannels": active,
-                    "escalatedChannels": escalated,
-                    "openTickets": tickets,
-                }
-    return result
+    return {
+        name: {
+            "channels": channels,
+            "activeChannels": active,
+            "escalatedChannels": escalated,
+            "openTickets": tickets,
+        }
+        for name, channels, active, escalated, tickets in rows
+    }
 
 
 def _platform_tickets() -> QuerySet[Channel]:

@@ -18,7 +18,7 @@ from apps.core.exceptions import Conflict, Forbidden, InvalidInput, NotFound
 from apps.platform import audit
 from apps.platform.audit import Action
 from apps.tenancy.models import SUSPENDED_CODE, SUSPENDED_MESSAGE, Tenant, TenantStatus
-from apps.tenancy.provisioning import drop_schema
+from apps.tenancy.provisioning import drop_schema, template_ensure
 from apps.tenancy.services import Provisioned, tenant_provision
 
 
@@ -53,6 +53,7 @@ def tenant_create(
 ) -> Provisioned:
     """The console's create: the same provisioning as `manage.py provision_tenant`."""
     require_console(actor)
+    template_ensure()  # outside the transaction, so other processes see a fresh template
     with transaction.atomic():
         result = tenant_provision(
             slug=slug, name=name, admin_email=admin_email, admin_name=admin_name

@@ -28,8 +28,9 @@ from pathlib import Path
 from typing import Any
 
 import django
+from django.conf import settings
 from django.core.management import call_command
-from django.db import connection, transaction
+from django.db import DatabaseError, connection, transaction
 from django.db.migrations.loader import MigrationLoader
 from django.db.migrations.recorder import MigrationRecorder
 from django.utils import timezone
@@ -48,7 +49,13 @@ _READ_OR_CONTROL = re.compile(
     r"^\s*(SELECT|SHOW|SAVEPOINT|RELEASE\s+SAVEPOINT|SET\s+search_path)\b", re.IGNORECASE
 )
 _ROLLBACK_TO = re.compile(r"^\s*ROLLBACK\s+TO\s+SAVEPOINT\b", re.IGNORECASE)
-_STATE_CHANGING_SELECT = re.compile(r"\b(setval|nextval|pg_catalog\.setval)\s*\(", re.IGNORECASE)
+_STATE_CHANGING_SELECT = re.compile(r"\b(setval|nextval)\s*\(", re.IGNORECASE)
+# Between statements: the newline ends a trailing `--` comment before the semicolon.
+SEPARATOR = "\n;\n"
+# pg_advisory_xact_lock key: tenants are provisioned one at a time. Replaying DDL that
+# references public tables takes locks on them after the tenant row's insert; two
+# provisioning transactions interleaving would deadlock.
+PROVISION_LOCK = 0x7E4A_0019
 
 
 class TemplateUnusable(Exception):
@@ -114,7 +121,7 @@ def migrate_recorded(schema: str) -> str:
     _create_schema(schema)
     with connection.execute_wrapper(recorder):
         _run_migrations(schema)
-    script = ";\n".join(recorder.statements)
+    script = SEPARATOR.join(recorder.statements)
     if schema in script:
         raise TemplateUnusable("A migration names its schema explicitly.")
     return script
@@ -136,24 +143,42 @@ def drop_schema(schema: str) -> None:
 
 
 def replay(schema: str, script: str) -> None:
-    """Creates `schema` from a recorded script, in the caller's transaction. The script
-    goes in one round trip: without parameters, Django's client-side-binding psycopg
-    cursor sends it as one simple query, however many statements it holds."""
+    """Creates `schema` from a recorded script, in the caller's transaction, with the
+    search path the migrations ran with (the schema, then public). The script goes in
+    one round trip: without parameters, Django's client-side-binding psycopg cursor sends
+    it as one simple query, however many statements it holds."""
     if not connection.in_atomic_block:
         raise RuntimeError("replay runs inside the provisioning transaction")
-    public = connection.schema_name
     _create_schema(schema)
+    search_path = sql.SQL("SELECT set_config('search_path', {}, true)").format(
+        sql.Literal(
+            f"{sql.Identifier(schema).as_string()}, "
+            f"{sql.Identifier(settings.PUBLIC_SCHEMA_NAME).as_string()}"
+        )
+    )
     with connection.cursor() as cursor:
         cursor.execute("SELECT current_setting('search_path')")
         (previous,) = cursor.fetchone()
-        search_path = sql.SQL("SELECT set_config('search_path', {}, true)").format(
-            sql.Literal(f"{sql.Identifier(schema).as_string()}, {public}")
-        )
         cursor.execute(search_path.as_string())
-        try:
-            cursor.execute(script)
-        finally:
-            cursor.execute("SELECT set_config('search_path', %s, true)", [previous])
+        cursor.execute(script)  # on failure the transaction, search path included, rolls back
+        cursor.execute("SELECT set_config('search_path', %s, true)", [previous])
+
+
+def schema_create(schema: str, template: SchemaTemplate) -> None:
+    """The new tenant's schema, in the caller's transaction: replayed from the template,
+    or, when the template is unusable, by running the migrations (as django-tenants
+    would, without going through migrate_schemas and its lock)."""
+    if template.usable:
+        replay(schema, template.script)
+        return
+    _create_schema(schema)
+    _run_migrations(schema)
+
+
+def provision_lock() -> None:
+    """Held until the caller's transaction ends."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(%s)", [PROVISION_LOCK])
 
 
 # --- the template ------------------------------------------------------------------------
@@ -170,16 +195,17 @@ def _template_lock() -> Iterator[None]:
             cursor.execute("SELECT pg_advisory_unlock(%s)", [TEMPLATE_LOCK])
 
 
-def template_ensure() -> SchemaTemplate:
+def template_ensure(*, retry_unusable: bool = False) -> SchemaTemplate:
     """The template for the current migration state, built (once, under a lock shared by
-    every process) when missing."""
+    every process) when missing; with `retry_unusable`, also rebuilt when an earlier
+    build failed. Call it outside any transaction, so other processes see the result."""
     state = migration_state()
     template = SchemaTemplate.objects.filter(state=state).first()
-    if template is not None:
+    if template is not None and (template.usable or not retry_unusable):
         return template
     with _template_lock():
         template = SchemaTemplate.objects.filter(state=state).first()
-        if template is None:
+        if template is None or (retry_unusable and not template.usable):
             template = _template_build(state)
     return template
 
@@ -197,13 +223,13 @@ def _template_build(state: str) -> SchemaTemplate:
             if not usable:
                 problem = "the replayed schema differs from the migrated one"
             transaction.set_rollback(True)  # neither scratch schema is kept
-    except TemplateUnusable as exc:
-        problem = str(exc)
+    except (TemplateUnusable, DatabaseError) as exc:
+        usable, problem = False, f"{type(exc).__name__}: {exc}"
     finally:
         connection.set_schema_to_public()
     if not usable:
         logger.error("Schema template unusable (%s); provisioning runs migrations.", problem)
-    template, _ = SchemaTemplate.objects.get_or_create(
+    template, _ = SchemaTemplate.objects.update_or_create(
         state=state,
         defaults={"script": script if usable else "", "usable": usable, "problem": problem},
     )

@@ -8,12 +8,13 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
+from django_tenants.utils import schema_exists
 
 from apps.accounts.models import Role, User
 from apps.accounts.services import membership_set, user_create
 from apps.core.exceptions import Conflict, InvalidInput
 from apps.tenancy import provisioning
-from apps.tenancy.models import Domain, Tenant
+from apps.tenancy.models import Domain, SchemaTemplate, Tenant
 
 SLUG_PATTERN = re.compile(r"^[a-z][a-z0-9]{1,39}$")
 RESERVED_SLUGS = {"public", "www", "api", "admin", "pg", "information_schema"}
@@ -70,38 +71,41 @@ def tenant_provision(
     tenant admin, all in one transaction: on any failure nothing is left behind. The schema
     comes from the migration template (`apps.tenancy.provisioning`); an existing account
     with the admin's email becomes the admin, otherwise one is created with a random
-    password that is returned once."""
+    password that is returned once. Tenants are provisioned one at a time."""
     slug = _slug_clean(slug)
     name = (name or "").strip()
     if not name:
         raise InvalidInput("A tenant needs a name.", fields={"name": ["May not be blank."]})
     email = _email_clean(admin_email) if admin_email else None
     template = provisioning.template_ensure()
-    exists = Conflict(f"Tenant {slug!r} already exists.", code="tenant_exists")
-    if Tenant.objects.filter(schema_name=slug).exists():
-        raise exists
-    admin, password = None, None
     try:
-        with transaction.atomic():
-            tenant = Tenant(schema_name=slug, name=name)
-            if template.usable:
-                tenant.auto_create_schema = False  # the template builds it below
-                tenant.save()
-                provisioning.replay(slug, template.script)
-            else:
-                tenant.save(verbosity=0)  # django-tenants runs the migrations
-            Domain.objects.create(domain=tenant_host(slug), tenant=tenant, is_primary=True)
-            if email:
-                admin = User.objects.filter(email__iexact=email).first()
-                if admin is None:
-                    password = secrets.token_urlsafe(12)
-                    admin = user_create(
-                        email=email,
-                        password=password,
-                        display_name=admin_name or f"{name} Admin",
-                    )
-                membership_set(user=admin, tenant=tenant, role=Role.TENANT_ADMIN)
+        return _provision(slug, name, email, admin_name, template)
     except IntegrityError:
-        # Two requests for one slug at once: the loser's transaction rolled back whole.
-        raise exists from None
+        # The domain is already served (for another tenant): nothing was kept.
+        raise Conflict(f"The host of {slug!r} is taken.", code="tenant_exists") from None
+
+
+def _provision(
+    slug: str, name: str, email: str | None, admin_name: str | None, template: SchemaTemplate
+) -> Provisioned:
+    admin, password = None, None
+    with transaction.atomic():
+        provisioning.provision_lock()
+        if Tenant.objects.filter(schema_name=slug).exists():
+            raise Conflict(f"Tenant {slug!r} already exists.", code="tenant_exists")
+        if schema_exists(slug):
+            raise Conflict(f"The name {slug!r} is taken.", code="schema_exists")
+        tenant = Tenant(schema_name=slug, name=name)
+        tenant.auto_create_schema = False  # created below, in this transaction
+        tenant.save()
+        provisioning.schema_create(slug, template)
+        Domain.objects.create(domain=tenant_host(slug), tenant=tenant, is_primary=True)
+        if email:
+            admin = User.objects.filter(email__iexact=email).first()
+            if admin is None:
+                password = secrets.token_urlsafe(12)
+                admin = user_create(
+                    email=email, password=password, display_name=admin_name or f"{name} Admin"
+                )
+            membership_set(user=admin, tenant=tenant, role=Role.TENANT_ADMIN)
     return Provisioned(tenant=tenant, host=tenant_host(slug), admin=admin, admin_password=password)

@@ -630,3 +630,22 @@ def test_export_pages_through_channels_and_messages(
     assert [m["seq"] for m in document["channels"][1]["messages"]] == [1, 2, 3, 4, 5]
     assert document["channels"][0]["messages"] == []
     assert console.get("/api/console/tenants/nosuch/export").status_code == 404
+
+
+def test_any_super_admin_works_and_reads_closed_escalations(
+    client_for: Any, org: Org, make_user: Any, public_tenant: Tenant
+) -> None:
+    """A super admin who is no participant (joined the platform after the escalation) can
+    resolve it and still read it once it is closed."""
+    ticket = _escalated(client_for, org)
+    escalation = Escalation.objects.get(channel_id=ticket["id"])
+    newcomer = client_for(public_tenant, make_user(super_admin=True))
+
+    resolved = newcomer.put(f"/api/console/escalations/{escalation.pk}/resolve")
+
+    assert resolved.status_code == 200
+    assert resolved.json()["channel"]["status"] == "RESOLVED"
+    later = newcomer.get(f"/api/console/escalations/{escalation.pk}")
+    assert later.status_code == 200 and later.json()["escalation"]["state"] == "RESOLVED"
+    history = newcomer.get(f"/api/console/escalations/{escalation.pk}/messages")
+    assert history.status_code == 200

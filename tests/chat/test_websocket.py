@@ -445,3 +445,21 @@ def test_deleting_a_tenant_closes_its_sockets(super_admin, public_tenant, client
         assert await closed_with(socket) == 4404
 
     run(scenario)
+
+
+def test_a_socket_that_raced_a_suspension_is_closed_on_connect(org, monkeypatch):
+    """The handshake read the tenant just before the suspension committed; the socket
+    missed the close order, so it checks once more after joining its groups."""
+    from apps.chat import ws
+    from apps.tenancy.models import Tenant
+
+    stale = Tenant.objects.get(pk=org.tenant.pk)  # read while still ACTIVE
+    Tenant.objects.filter(pk=org.tenant.pk).update(status="SUSPENDED")
+    monkeypatch.setattr(ws, "_tenant_for_host", lambda host: stale)
+
+    async def scenario() -> None:
+        socket = await connect(org.tenant, org.player)
+        assert (await expect(socket, "error"))["code"] == "tenant_suspended"
+        assert await closed_with(socket) == 4403
+
+    run(scenario)

@@ -124,6 +124,36 @@ def test_a_new_migration_state_builds_a_new_template(monkeypatch: pytest.MonkeyP
     assert schema_fingerprint("afterdeploy")["relations"]
 
 
+def test_a_slug_naming_an_existing_schema_is_refused() -> None:
+    with connection.cursor() as cursor:
+        cursor.execute("CREATE SCHEMA squatter")
+    with pytest.raises(Conflict) as refused:
+        tenant_provision(slug="squatter", name="Squatter")
+    assert refused.value.code == "schema_exists"
+    assert not Tenant.objects.filter(schema_name="squatter").exists()
+
+
+def test_a_failed_template_build_is_stored_unusable_and_retried(
+    monkeypatch: pytest.MonkeyPatch, acme: Tenant
+) -> None:
+    from django.db import DatabaseError
+
+    def broken(schema: str) -> str:
+        raise DatabaseError("syntax error at or near")
+
+    monkeypatch.setattr(provisioning, "migration_state", lambda: "1" * 64)
+    monkeypatch.setattr(provisioning, "migrate_recorded", broken)
+    failed = provisioning.template_ensure()
+    assert not failed.usable and "syntax error" in failed.problem
+    # Provisioning still works, by running the migrations.
+    tenant_provision(slug="despite", name="Despite")
+    assert schema_fingerprint("despite") == schema_fingerprint(acme.schema_name)
+    # migrate_schemas retries the build once the cause is gone.
+    monkeypatch.undo()
+    monkeypatch.setattr(provisioning, "migration_state", lambda: "1" * 64)
+    assert provisioning.template_ensure(retry_unusable=True).usable
+
+
 def test_an_unusable_template_falls_back_to_migrations(acme: Tenant) -> None:
     SchemaTemplate.objects.update(usable=False, script="")
     tenant_provision(slug="fallback", name="Fallback")
@@ -242,3 +272,48 @@ def test_provision_tenant_command_prints_the_host() -> None:
         )
     with pytest.raises(CommandError, match="slug"):
         call_command("provision_tenant", "Bad!", "--name", "Bad", "--admin-email", "x@bad.test")
+
+
+CONCURRENT_SLUGS = ["conca", "concb", "concc", "concd"]
+
+
+@pytest.fixture(scope="module")
+def provisioned_concurrently(django_db_blocker: Any) -> Any:
+    """Four tenants provisioned at once from four threads, each on its own connection,
+    committed; and the same slug twice at once."""
+    import threading
+
+    results: dict[str, Any] = {}
+
+    def provision(key: str, slug: str) -> None:
+        try:
+            results[key] = tenant_provision(slug=slug, name=slug).host
+        except Exception as exc:  # noqa: BLE001 - the test looks at what happened
+            results[key] = exc
+        finally:
+            connection.close()
+
+    with django_db_blocker.unblock():
+        provisioning.template_ensure()
+        jobs = [(slug, slug) for slug in CONCURRENT_SLUGS] + [("twice", "conca")]
+        threads = [threading.Thread(target=provision, args=job) for job in jobs]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=60)
+        yield results
+        connection.set_schema_to_public()
+        for tenant in Tenant.objects.filter(schema_name__in=CONCURRENT_SLUGS):
+            tenant.delete(force_drop=True)
+
+
+def test_concurrent_provisioning_neither_deadlocks_nor_duplicates(
+    provisioned_concurrently: dict[str, Any],
+) -> None:
+    hosts = [provisioned_concurrently[slug] for slug in CONCURRENT_SLUGS]
+    losers = [v for v in [hosts[0], provisioned_concurrently["twice"]] if isinstance(v, Exception)]
+    assert len(losers) == 1 and isinstance(losers[0], Conflict)
+    assert all(isinstance(h, str) for h in hosts[1:])
+    assert Tenant.objects.filter(schema_name__in=CONCURRENT_SLUGS).count() == 4
+    for slug in CONCURRENT_SLUGS:
+        assert schema_fingerprint(slug) == schema_fingerprint("acme")

@@ -11,9 +11,9 @@ urlpatterns = [
     path("figures", views.FiguresApi.as_view(), name="console-figures"),
     path("tickets", views.TicketQueueApi.as_view(), name="console-tickets"),
     path("escalations", views.EscalationsApi.as_view(), name="console-escalations"),
-    path("escalations/<str:escalation_id>", views.EscalationApi.as_view()),
-    path("escalations/<str:escalation_id>/messages", views.EscalationMessagesApi.as_view()),
-    path("escalations/<str:escalation_id>/resolve", views.EscalationResolveApi.as_view()),
-    path("escalations/<str:escalation_id>/return", views.EscalationReturnApi.as_view()),
+    path("escalations/<int:escalation_id>", views.EscalationApi.as_view()),
+    path("escalations/<int:escalation_id>/messages", views.EscalationMessagesApi.as_view()),
+    path("escalations/<int:escalation_id>/resolve", views.EscalationResolveApi.as_view()),
+    path("escalations/<int:escalation_id>/return", views.EscalationReturnApi.as_view()),
     path("audit", views.AuditApi.as_view(), name="console-audit"),
 ]

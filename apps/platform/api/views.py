@@ -5,6 +5,7 @@ escalated tenant channels are reached through their escalation."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from asgiref.sync import sync_to_async
@@ -30,7 +31,7 @@ from apps.chat.api.serializers import (
 )
 from apps.chat.locate import channel_located
 from apps.core.api import validated
-from apps.core.exceptions import Conflict, NotFound
+from apps.core.exceptions import Conflict, Forbidden, NotFound
 from apps.platform import export, selectors, services
 from apps.platform.api.serializers import (
     AuditListInput,
@@ -215,12 +216,10 @@ class TicketQueueApi(ConsoleApi):
 # --- escalations -------------------------------------------------------------------------
 
 
-def _escalation(request: Request, escalation_id: str) -> tuple[Escalation, Actor]:
+def _escalation(request: Request, escalation_id: int) -> tuple[Escalation, Actor]:
     """The escalation, and the super admin as an actor of its tenant."""
     escalation = (
-        Escalation.objects.select_related("tenant", "escalated_by")
-        .filter(pk=int(escalation_id) if escalation_id.isdigit() else 0)
-        .first()
+        Escalation.objects.select_related("tenant", "escalated_by").filter(pk=escalation_id).first()
     )
     if escalation is None:
         raise NotFound("Escalation not found.")
@@ -229,11 +228,26 @@ def _escalation(request: Request, escalation_id: str) -> tuple[Escalation, Actor
     return escalation, actor
 
 
-def _still_open(escalation: Escalation) -> None:
+def _closed(escalation: Escalation) -> Conflict:
+    return Conflict(
+        f"This escalation is already closed ({escalation.state}).", code="escalation_closed"
+    )
+
+
+@contextmanager
+def _while_open(escalation: Escalation) -> Iterator[None]:
+    """Refuses a closed escalation with 409, also when another super admin closed it
+    between this check and the action (the action then finds the channel no longer
+    escalated, and refuses)."""
     if escalation.state != EscalationState.OPEN:
-        raise Conflict(
-            f"This escalation is already closed ({escalation.state}).", code="escalation_closed"
-        )
+        raise _closed(escalation)
+    try:
+        yield
+    except Forbidden:
+        escalation.refresh_from_db()
+        if escalation.state != EscalationState.OPEN:
+            raise _closed(escalation) from None
+        raise
 
 
 def _escalation_body(escalation: Escalation, actor: Actor) -> dict[str, Any]:
@@ -266,7 +280,7 @@ class EscalationApi(ConsoleApi):
         tags=TAGS,
         summary="An escalation with its tenant channel, participants and newest messages",
     )
-    def get(self, request: Request, escalation_id: str) -> Response:
+    def get(self, request: Request, escalation_id: int) -> Response:
         escalation, actor = _escalation(request, escalation_id)
         return Response(_escalation_body(escalation, actor))
 
@@ -278,7 +292,7 @@ class EscalationMessagesApi(ConsoleApi):
         tags=TAGS,
         summary="The escalated channel's history (before=/after= cursors)",
     )
-    def get(self, request: Request, escalation_id: str) -> Response:
+    def get(self, request: Request, escalation_id: int) -> Response:
         escalation, actor = _escalation(request, escalation_id)
         params = validated(HistoryInput, request.query_params)
         with channel_located(actor, escalation.channel_id) as located:
@@ -296,7 +310,7 @@ class EscalationMessagesApi(ConsoleApi):
         tags=TAGS,
         summary="Reply in the tenant's channel as SUPER_ADMIN",
     )
-    def post(self, request: Request, escalation_id: str) -> Response:
+    def post(self, request: Request, escalation_id: int) -> Response:
         escalation, actor = _escalation(request, escalation_id)
         data = validated(MessageCreateInput, request.data)
         message = chat_services.message_send(
@@ -312,10 +326,10 @@ class EscalationResolveApi(ConsoleApi):
         tags=TAGS,
         summary="Resolve the escalated channel (and its ticket)",
     )
-    def put(self, request: Request, escalation_id: str) -> Response:
+    def put(self, request: Request, escalation_id: int) -> Response:
         escalation, actor = _escalation(request, escalation_id)
-        _still_open(escalation)
-        chat_services.channel_resolve(actor=actor, channel_id=escalation.channel_id)
+        with _while_open(escalation):
+            chat_services.channel_resolve(actor=actor, channel_id=escalation.channel_id)
         escalation.refresh_from_db()
         return Response(_escalation_body(escalation, actor))
 
@@ -327,13 +341,13 @@ class EscalationReturnApi(ConsoleApi):
         tags=TAGS,
         summary="Hand the channel back to the tenant's staff (de-escalate), with a note",
     )
-    def put(self, request: Request, escalation_id: str) -> Response:
+    def put(self, request: Request, escalation_id: int) -> Response:
         escalation, actor = _escalation(request, escalation_id)
         data = validated(DeescalateInput, request.data)
-        _still_open(escalation)
-        chat_services.channel_deescalate(
-            actor=actor, channel_id=escalation.channel_id, note=data["note"]
-        )
+        with _while_open(escalation):
+            chat_services.channel_deescalate(
+                actor=actor, channel_id=escalation.channel_id, note=data["note"]
+            )
         escalation.refresh_from_db()
         return Response(_escalation_body(escalation, actor))
 

@@ -38,6 +38,8 @@ PASS_THROUGH = (
     "schema_name",
     "run_syncdb",
 )
+# Runs that change nothing, or only what the migrations table says: no template either.
+DRY_RUNS = ("plan", "check_unapplied", "fake", "fake_initial")
 
 
 class Command(MigrateSchemasCommand):
@@ -60,7 +62,8 @@ class Command(MigrateSchemasCommand):
                 super().handle(*args, **options)
             else:
                 self._migrate_pending(*args, **options)
-            provisioning.template_ensure()
+            if not any(options.get(name) for name in DRY_RUNS):
+                provisioning.template_ensure(retry_unusable=True)
 
     def _migrate_pending(self, *args: Any, **options: Any) -> None:
         # SyncCommon.handle reads --shared/--tenant/--executor into attributes.
