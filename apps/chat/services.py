@@ -132,16 +132,22 @@ def _user_groups(actor: Actor, channel: Channel, user_ids: Iterable[int]) -> lis
     return groups
 
 
-def _audit(actor: Actor, located: Located, actions: tuple[str, str], **details: Any) -> None:
-    """Super admins' actions go to the audit log: `actions` is (on a platform ticket, on
-    an escalated tenant channel)."""
+def _audit(
+    actor: Actor,
+    located: Located,
+    on_ticket: str,
+    on_escalation: str | None = None,
+    **details: Any,
+) -> None:
+    """Super admins' actions go to the audit log: `on_ticket` on a platform ticket,
+    `on_escalation` (the same when not given) on an escalated tenant channel."""
     if not actor.is_super_admin:
         return
     channel = located.channel
     platform = channel.type == ChannelType.PLATFORM_SUPPORT
     audit.record(
         actor=actor.user,
-        action=actions[0] if platform else actions[1],
+        action=on_ticket if platform else (on_escalation or on_ticket),
         tenant=channel.tenant if platform else actor.tenant,
         target_type="channel",
         target_id=channel.pk,
@@ -267,7 +273,8 @@ def message_send(*, actor: Actor, channel_id: object, content: object) -> Messag
         _audit(
             actor,
             located,
-            (Action.TICKET_REPLIED, Action.ESCALATION_REPLIED),
+            Action.TICKET_REPLIED,
+            Action.ESCALATION_REPLIED,
             messageId=message.pk,
         )
     return message
@@ -628,7 +635,8 @@ def channel_assign(*, actor: Actor, channel_id: object, assignee_id: object) -> 
         _audit(
             actor,
             located,
-            (Action.TICKET_ASSIGNED, Action.ESCALATION_ASSIGNED),
+            Action.TICKET_ASSIGNED,
+            Action.ESCALATION_ASSIGNED,
             assigneeId=assignee.pk,
         )
         events.publish(
@@ -691,7 +699,7 @@ def channel_resolve(*, actor: Actor, channel_id: object) -> Channel:
             escalation=EscalationState.RESOLVED,
             text=f"Resolved by {actor.user.display_name}.",
         )
-        _audit(actor, located, (Action.TICKET_RESOLVED, Action.ESCALATION_RESOLVED))
+        _audit(actor, located, Action.TICKET_RESOLVED, Action.ESCALATION_RESOLVED)
     return channel
 
 
@@ -712,7 +720,7 @@ def channel_deescalate(*, actor: Actor, channel_id: object, note: str = "") -> C
         _escalation_closed(actor, channel, EscalationState.RETURNED)
         text = f"Handed back to {actor.tenant.name} by {actor.user.display_name}"
         _status_changed(actor, located, f"{text}: {note}" if note else f"{text}.")
-        _audit(actor, located, (Action.ESCALATION_RETURNED, Action.ESCALATION_RETURNED), note=note)
+        _audit(actor, located, Action.ESCALATION_RETURNED, note=note)
     return channel
 
 
@@ -731,7 +739,7 @@ def channel_archive(*, actor: Actor, channel_id: object) -> Channel:
             escalation=EscalationState.ARCHIVED,
             text=f"Archived by {actor.user.display_name}.",
         )
-        _audit(actor, located, (Action.TICKET_ARCHIVED, Action.TICKET_ARCHIVED))
+        _audit(actor, located, Action.TICKET_ARCHIVED)
     return channel
 
 
@@ -802,7 +810,7 @@ def ticket_update(
             channel.save(update_fields=["status", "resolved_at", "updated_at"])
         summary = ", ".join(f"{name} {value}" for name, value in changes.items())
         _status_changed(actor, located, f"Ticket updated by {actor.user.display_name}: {summary}.")
-        _audit(actor, located, (Action.TICKET_UPDATED, Action.TICKET_UPDATED), **changes)
+        _audit(actor, located, Action.TICKET_UPDATED, **changes)
     return channel
 
 
