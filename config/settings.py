@@ -94,7 +94,25 @@ TEMPLATES = [
 ]
 ASGI_APPLICATION = "config.asgi.application"
 
-DATABASES = {"default": database_config(prefer_local_server=RUNNING_TESTS)}
+# A server process (one that loads config.asgi) takes its connections from a bounded pool
+# (psycopg_pool through Django): at most DB_POOL_MAX_SIZE per worker process, whatever the
+# number of concurrent requests and sockets; a request that finds none free waits up to
+# DB_POOL_TIMEOUT seconds. Commands (which may fork, as migrate_schemas does) and the suite
+# keep one connection per thread.
+SERVING = "config.asgi" in sys.modules
+DB_POOL_MIN_SIZE = int(os.environ.get("DB_POOL_MIN_SIZE", "2"))
+DB_POOL_MAX_SIZE = int(os.environ.get("DB_POOL_MAX_SIZE", "10"))
+DB_POOL_TIMEOUT = float(os.environ.get("DB_POOL_TIMEOUT", "30"))
+DATABASES = {
+    "default": database_config(
+        prefer_local_server=RUNNING_TESTS,
+        pool={"min_size": DB_POOL_MIN_SIZE, "max_size": DB_POOL_MAX_SIZE, "timeout": DB_POOL_TIMEOUT}
+        if SERVING and DB_POOL_MAX_SIZE > 0
+        else None,
+    )
+}
+# django-tenants sets the search path once per tenant switch, not before every query.
+TENANT_LIMIT_SET_CALLS = True
 if RUNNING_TESTS:
     # One test database per run, so two runs on one server do not drop each other's.
     DATABASES["default"]["TEST"] = {"NAME": f"test_{DATABASES['default']['NAME']}_{os.getpid()}"}
@@ -131,7 +149,18 @@ if REDIS_URL:
     }
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
-    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+    CHANNEL_LAYERS = {
+        # One process: the hub's channel takes every event, so it gets room for bursts.
+        "default": {"BACKEND": "channels.layers.InMemoryChannelLayer", "CONFIG": {"capacity": 10_000}}
+    }
+
+# Sockets (see README: WebSocket protocol). Each has its own defaults; load tests raise them.
+WS_RATE_FRAMES = int(os.environ.get("WS_RATE_FRAMES", "30"))  # frames per window and socket
+WS_RATE_WINDOW = float(os.environ.get("WS_RATE_WINDOW", "5"))  # seconds
+WS_SEND_QUEUE = int(os.environ.get("WS_SEND_QUEUE", "1000"))  # frames waiting for a slow client
+# Threads running sockets' database work in each process; 0 runs it on Channels' one
+# thread-sensitive thread (the suite does, to share its transaction).
+WS_DB_THREADS = int(os.environ.get("WS_DB_THREADS", "0" if RUNNING_TESTS else "8"))
 
 CORS_ALLOWED_ORIGINS = env_list("CORS_ORIGIN", [])
 CORS_ALLOW_HEADERS = ["authorization", "content-type"]

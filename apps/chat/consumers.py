@@ -11,23 +11,25 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from collections import deque
 from typing import Any
-from uuid import UUID
+from uuid import UUID, uuid4
 
 from channels.generic.websocket import AsyncWebsocketConsumer
+from django.conf import settings
 
 from apps.accounts.actors import Actor
 from apps.chat import events, selectors, services
+from apps.chat.hub import Hub, hub
 from apps.chat.locate import channel_located
 from apps.chat.payloads import message_payload
-from apps.chat.ws import CLOSE_FORBIDDEN, in_tenant
+from apps.chat.ws import CLOSE_FORBIDDEN, CLOSE_TOO_SLOW, in_tenant
 from apps.core.exceptions import ApplicationError, InvalidInput
 from apps.tenancy.models import SUSPENDED_CODE, SUSPENDED_MESSAGE, Tenant, TenantStatus
 
 MAX_FRAME_BYTES = 64 * 1024
-RATE_LIMIT_FRAMES = 30  # per connection and RATE_WINDOW seconds
-RATE_WINDOW = 5.0
 TYPING_TTL = 5.0  # seconds a typing indicator lasts without a new `typing`
+BADGE_INTERVAL = 1.0  # at most one `unread_changed` per channel and socket in this time
 
 Reply = tuple[str, dict[str, Any]] | None
 
@@ -35,6 +37,12 @@ Reply = tuple[str, dict[str, Any]] | None
 def _located_group(actor: Actor, channel_id: object) -> str:
     with channel_located(actor, channel_id) as located:
         return events.channel_group(located.schema, located.channel.pk)
+
+
+def _send_message(actor: Actor, channel_id: object, content: object) -> dict[str, Any]:
+    return message_payload(
+        services.message_send(actor=actor, channel_id=channel_id, content=content)
+    )
 
 
 def _sync(actor: Actor, channel_id: object, after: object) -> dict[str, Any]:
@@ -67,8 +75,22 @@ def _required(data: dict[str, Any], *names: str) -> list[Any]:
     return [data[name] for name in names]
 
 
+class RateLimited(ApplicationError):
+    def __init__(self, retry_after: float) -> None:
+        super().__init__("Too many frames; slow down.", code="rate_limited")
+        self.retry_after = retry_after
+
+
 class ChatConsumer(AsyncWebsocketConsumer):
+    # Events reach sockets through their process's hub (apps.chat.hub), not through a
+    # layer channel of each socket's own: this alias names no configured layer.
+    channel_layer_alias = "hub-delivers"
+
     actor: Actor
+    hub: Hub
+    socket_id: str
+    schema: str
+    user_id: int
     rooms: dict[str, str]  # joined channel id -> its group, checked against the database once
 
     async def connect(self) -> None:
@@ -76,30 +98,51 @@ class ChatConsumer(AsyncWebsocketConsumer):
         if self.scope.get("close_code"):
             if self.scope.get("close_error"):
                 code, message = self.scope["close_error"]
-                await self._send("error", {"code": code, "message": message})
+                await self.send(text_data=events.encode("error", {"code": code, "message": message}))
             await self.close(code=self.scope["close_code"])
             return
         self.actor = self.scope["actor"]
+        self.socket_id = uuid4().hex
+        self.schema = self.actor.tenant.schema_name
+        self.user_id = self.actor.user.pk
         self.rooms = {}
-        self.sent_at: list[float] = []
+        self.sent_at: deque[float] = deque()
         self.typing_expiry: dict[str, asyncio.Task[None]] = {}
-        schema = self.actor.tenant.schema_name
-        self.personal = [events.user_group(schema, self.actor.user.pk), events.tenant_group(schema)]
+        self.outbox: deque[str] = deque()
+        self.writer: asyncio.Task[None] | None = None
+        self.closing = False
+        self.badges: dict[str, int] = {}
+        self.badge_timer: asyncio.TimerHandle | None = None
+        self.badge_sent_at = float("-inf")
+        self.personal = [
+            events.user_group(self.schema, self.user_id),
+            events.tenant_group(self.schema),
+            events.badge_group(self.schema),
+        ]
         if self.actor.is_super_admin:
             self.personal.append(events.SUPER_ADMINS_GROUP)
+        self.hub = hub()
+        await self.hub.register(self)
+        self.registered = True
         for group in self.personal:
-            await self.channel_layer.group_add(group, self.channel_name)
+            await self.hub.join(group, self)
         # A suspension that committed after the handshake's check but before joining the
         # tenant's group above would not reach this socket: look once more.
         if await self._db(_tenant_suspended, self.actor.tenant.pk):
-            await self._send("error", {"code": SUSPENDED_CODE, "message": SUSPENDED_MESSAGE})
-            await self.close(code=CLOSE_FORBIDDEN)
+            self.close_with(CLOSE_FORBIDDEN, SUSPENDED_CODE, SUSPENDED_MESSAGE)
 
     async def disconnect(self, code: int) -> None:
-        for task in getattr(self, "typing_expiry", {}).values():
+        if not getattr(self, "registered", False):
+            return
+        self.registered = False
+        self.closing = True
+        for task in self.typing_expiry.values():
             task.cancel()
-        for group in [*getattr(self, "personal", []), *getattr(self, "rooms", {}).values()]:
-            await self.channel_layer.group_discard(group, self.channel_name)
+        if self.badge_timer is not None:
+            self.badge_timer.cancel()
+        if self.writer is not None:
+            self.writer.cancel()
+        await self.hub.unregister(self, [*self.personal, *self.rooms.values()])
 
     # --- client -> server ------------------------------------------------------------------
 
@@ -114,14 +157,16 @@ class ChatConsumer(AsyncWebsocketConsumer):
             reply = await handler(data)
             if reply is not None:
                 name, body = reply
-                await self._send(name, body if ref is None else {**body, "ref": ref})
+                self._send(name, body if ref is None else {**body, "ref": ref})
         except ApplicationError as error:
             body: dict[str, Any] = {"code": error.code, "message": error.message}
             if error.fields:
                 body["fields"] = error.fields
+            if isinstance(error, RateLimited):
+                body["retryAfter"] = error.retry_after
             if ref is not None:
                 body["ref"] = ref
-            await self._send("error", body)
+            self._send("error", body)
 
     def _parse(self, text: str | None) -> tuple[str, dict[str, Any], Any]:
         if text is None:
@@ -143,10 +188,13 @@ class ChatConsumer(AsyncWebsocketConsumer):
         return frame["event"], data, ref
 
     def _rate_limit(self) -> None:
+        """At most WS_RATE_FRAMES frames in any WS_RATE_WINDOW seconds per connection."""
         now = time.monotonic()
-        self.sent_at = [t for t in self.sent_at if now - t < RATE_WINDOW]
-        if len(self.sent_at) >= RATE_LIMIT_FRAMES:
-            raise ApplicationError("Too many frames; slow down.", code="rate_limited")
+        window = settings.WS_RATE_WINDOW
+        while self.sent_at and now - self.sent_at[0] >= window:
+            self.sent_at.popleft()
+        if len(self.sent_at) >= settings.WS_RATE_FRAMES:
+            raise RateLimited(retry_after=round(window - (now - self.sent_at[0]), 2))
         self.sent_at.append(now)
 
     async def _db(self, fn: Any, /, *args: Any, **kwargs: Any) -> Any:
@@ -155,7 +203,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
     async def on_join_channel(self, data: dict[str, Any]) -> Reply:
         (channel_id,) = _required(data, "channelId")
         group = await self._db(_located_group, self.actor, channel_id)
-        await self.channel_layer.group_add(group, self.channel_name)
+        await self.hub.join(group, self)
         self.rooms[_room_key(channel_id)] = group
         return "joined", {"channelId": str(channel_id)}
 
@@ -163,15 +211,12 @@ class ChatConsumer(AsyncWebsocketConsumer):
         (channel_id,) = _required(data, "channelId")
         group = self.rooms.pop(_room_key(channel_id), None)
         if group is not None:
-            await self.channel_layer.group_discard(group, self.channel_name)
+            await self.hub.leave(group, self)
         return "left", {"channelId": str(channel_id)}
 
     async def on_send_message(self, data: dict[str, Any]) -> Reply:
         channel_id, content = _required(data, "channelId", "content")
-        message = await self._db(
-            services.message_send, actor=self.actor, channel_id=channel_id, content=content
-        )
-        return "message_sent", await self._db(message_payload, message)
+        return "message_sent", await self._db(_send_message, self.actor, channel_id, content)
 
     async def on_mark_read(self, data: dict[str, Any]) -> Reply:
         channel_id, message_id = _required(data, "channelId", "messageId")
@@ -190,12 +235,12 @@ class ChatConsumer(AsyncWebsocketConsumer):
         return "sync", await self._db(_sync, self.actor, channel_id, data.get("afterId", 0))
 
     async def on_typing(self, data: dict[str, Any]) -> None:
-        group = await self._typing("user_typing", data)
+        group = self._typing("user_typing", data)
         self._cancel_typing(group)
         self.typing_expiry[group] = asyncio.create_task(self._expire_typing(group, data))
 
     async def on_stop_typing(self, data: dict[str, Any]) -> None:
-        group = await self._typing("user_stop_typing", data)
+        group = self._typing("user_stop_typing", data)
         self._cancel_typing(group)
 
     def _cancel_typing(self, group: str) -> None:
@@ -207,47 +252,92 @@ class ChatConsumer(AsyncWebsocketConsumer):
         """A typing indicator ends by itself when the client goes quiet."""
         await asyncio.sleep(TYPING_TTL)
         self.typing_expiry.pop(group, None)
-        await self._broadcast_typing(group, "user_stop_typing", data)
+        self._broadcast_typing(group, "user_stop_typing", data)
 
-    async def _typing(self, name: str, data: dict[str, Any]) -> str:
+    def _typing(self, name: str, data: dict[str, Any]) -> str:
         """Not stored; not echoed to the sender. Only in a joined room, so no database
         call on this frequent frame: access was checked at join."""
         (channel_id,) = _required(data, "channelId")
         group = self.rooms.get(_room_key(channel_id))
         if group is None:
             raise InvalidInput("Join the channel first.", code="not_joined")
-        await self._broadcast_typing(group, name, data)
+        self._broadcast_typing(group, name, data)
         return group
 
-    async def _broadcast_typing(self, group: str, name: str, data: dict[str, Any]) -> None:
+    def _broadcast_typing(self, group: str, name: str, data: dict[str, Any]) -> None:
         user = self.actor.user
-        await self.channel_layer.group_send(
-            group,
-            {
-                "type": "chat.typing",
-                "event": name,
-                "sender": self.channel_name,
-                "data": {
-                    "channelId": str(data["channelId"]),
-                    "userId": user.pk,
-                    "displayName": user.display_name,
-                },
-            },
+        frame = events.encode(
+            name,
+            {"channelId": str(data["channelId"]), "userId": user.pk, "displayName": user.display_name},
+        )
+        events.send_to_layer(
+            [(group, {"type": "hub.frame", "group": group, "frame": frame, "skip": self.socket_id})]
         )
 
-    # --- server -> client ------------------------------------------------------------------
+    # --- server -> client (called by the hub) ----------------------------------------------
 
-    async def chat_event(self, message: dict[str, Any]) -> None:
-        await self._send(message["event"], message["data"])
+    def push(self, frame: str) -> None:
+        """Queues a frame. A socket whose client reads too slowly to keep its queue under
+        WS_SEND_QUEUE frames is closed with 4408; it resyncs with `sync` on reconnect."""
+        if self.closing:
+            return
+        if len(self.outbox) >= settings.WS_SEND_QUEUE:
+            self._too_slow()
+            return
+        self.outbox.append(frame)
+        if self.writer is None:
+            self.writer = asyncio.get_running_loop().create_task(self._write())
 
-    async def sockets_close(self, message: dict[str, Any]) -> None:
-        """The tenant was suspended or deleted: say why, then close."""
-        await self._send("error", {"code": message["error"], "message": message["message"]})
-        await self.close(code=message["code"])
+    async def _write(self) -> None:
+        try:
+            while self.outbox:
+                await self.send(text_data=self.outbox.popleft())
+        except Exception:  # the connection went away; disconnect() cleans up
+            self.outbox.clear()
+        finally:
+            self.writer = None
 
-    async def chat_typing(self, message: dict[str, Any]) -> None:
-        if message["sender"] != self.channel_name:
-            await self._send(message["event"], message["data"])
+    def _too_slow(self) -> None:
+        self.closing = True
+        self.outbox.clear()
+        if self.writer is not None:
+            self.writer.cancel()
+        asyncio.get_running_loop().create_task(self.close(code=CLOSE_TOO_SLOW))
 
-    async def _send(self, event: str, data: dict[str, Any]) -> None:
-        await self.send(text_data=json.dumps({"event": event, "data": data}))
+    def badge(self, channel_id: str, unread: int) -> None:
+        """A message arrived in a channel this socket's user takes part in. A joined room
+        shows it as `new_message`; otherwise `unread_changed`, coalesced to at most one per
+        channel every BADGE_INTERVAL seconds, carrying the latest count."""
+        if channel_id in self.rooms:
+            return
+        self.badges[channel_id] = unread
+        if self.badge_timer is None:
+            loop = asyncio.get_running_loop()
+            delay = self.badge_sent_at + BADGE_INTERVAL - loop.time()
+            if delay <= 0:
+                self._flush_badges()
+            else:
+                self.badge_timer = loop.call_later(delay, self._flush_badges)
+
+    def _flush_badges(self) -> None:
+        self.badge_timer = None
+        self.badge_sent_at = asyncio.get_running_loop().time()
+        badges, self.badges = self.badges, {}
+        for channel_id, unread in badges.items():
+            self._send("unread_changed", {"channelId": channel_id, "unreadCount": unread})
+
+    def close_with(self, code: int, error: str, message: str) -> None:
+        """Says why, then closes (the tenant was suspended or deleted)."""
+        if self.closing:
+            return
+        self._send("error", {"code": error, "message": message})
+        self.closing = True
+        asyncio.get_running_loop().create_task(self._close_when_sent(code))
+
+    async def _close_when_sent(self, code: int) -> None:
+        if self.writer is not None:
+            await asyncio.wait([self.writer])
+        await self.close(code=code)
+
+    def _send(self, event: str, data: dict[str, Any]) -> None:
+        self.push(events.encode(event, data))

@@ -2,12 +2,18 @@
 
 `publish` queues an event on the current transaction; it is delivered only after the
 transaction commits (never for a write that rolled back), once, to every sink. The
-default sink sends it through the Channels layer to the groups named below; tests add a
+default sink encodes the frame once and hands it to the channel layer for each group it
+names; each process's hub (`apps.chat.hub`) delivers it to its own sockets. Tests add a
 recording sink. Group names carry the schema, because the Redis layer is shared.
+
+Publishing never waits for Redis: from a worker thread the layer calls are handed to the
+event loop that serves this process's sockets, in order, and the thread goes on.
 """
 
 from __future__ import annotations
 
+import asyncio
+import json
 import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -17,7 +23,10 @@ from uuid import UUID
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
+
+from apps.chat import hub
 
 logger = logging.getLogger(__name__)
 
@@ -37,26 +46,63 @@ def tenant_group(schema: str) -> str:
     return f"t.{schema}.all"
 
 
+badge_group = hub.badge_group
+
+
+def encode(name: str, data: dict[str, Any]) -> str:
+    """A server frame, as sent on the wire."""
+    return json.dumps({"event": name, "data": data}, cls=DjangoJSONEncoder, separators=(",", ":"))
+
+
 @dataclass(frozen=True)
 class Event:
     name: str
     data: dict[str, Any]
     groups: tuple[str, ...] = field(default_factory=tuple)
+    kind: str = "hub.frame"  # how the hubs deliver it (see apps.chat.hub)
+
+    def layer_messages(self) -> list[tuple[str, dict[str, Any]]]:
+        if self.kind == "hub.frame":
+            body: dict[str, Any] = {"type": self.kind, "frame": encode(self.name, self.data)}
+        else:
+            body = {"type": self.kind, **self.data}
+        return [(group, {**body, "group": group}) for group in self.groups]
 
 
 Sink = Callable[[Event], None]
 
 
-def _layer_sink(event: Event) -> None:
+async def _send_all(messages: list[tuple[str, dict[str, Any]]]) -> None:
     layer = get_channel_layer()
     if layer is None:
         return
-    message = {"type": "chat.event", "event": event.name, "data": event.data}
-    for group in event.groups:
+    for group, message in messages:
         try:
-            async_to_sync(layer.group_send)(group, message)
+            await layer.group_send(group, message)
         except Exception:  # the database has it; a client resyncs from there
-            logger.exception("Could not deliver %s to %s", event.name, group)
+            logger.exception("Could not deliver %s to %s", message["type"], group)
+
+
+def send_to_layer(messages: list[tuple[str, dict[str, Any]]]) -> None:
+    """Hands layer messages to the loop serving this process's sockets without waiting;
+    with no such loop (a command, a process serving only HTTP) sends them and waits."""
+    loop = hub.serving_loop()
+    if loop is None:
+        async_to_sync(_send_all)(messages)
+        return
+    try:
+        running = asyncio.get_running_loop()
+    except RuntimeError:
+        running = None
+    if running is loop:
+        loop.create_task(_send_all(messages))
+    else:
+        # FIFO: events published one after another leave in that order.
+        loop.call_soon_threadsafe(lambda: loop.create_task(_send_all(messages)))
+
+
+def _layer_sink(event: Event) -> None:
+    send_to_layer(event.layer_messages())
 
 
 sinks: list[Sink] = [_layer_sink]
@@ -67,24 +113,28 @@ def _deliver(event: Event) -> None:
         sink(event)
 
 
-def publish(name: str, data: dict[str, Any], *, groups: Iterable[str]) -> None:
-    event = Event(name=name, data=data, groups=tuple(dict.fromkeys(groups)))
+def _on_commit(event: Event) -> None:
     transaction.on_commit(partial(_deliver, event))
 
 
-def _close_sockets(group: str, code: int, error: str, message: str) -> None:
-    layer = get_channel_layer()
-    if layer is None:
-        return
-    try:
-        async_to_sync(layer.group_send)(
-            group, {"type": "sockets.close", "code": code, "error": error, "message": message}
-        )
-    except Exception:  # the hosts refuse every request and new socket regardless
-        logger.exception("Could not close the sockets of %s", group)
+def publish(name: str, data: dict[str, Any], *, groups: Iterable[str]) -> None:
+    _on_commit(Event(name=name, data=data, groups=tuple(dict.fromkeys(groups))))
+
+
+def publish_badges(
+    *, schemas: Iterable[str], channel_id: UUID | str, seq: int, readers: list[tuple[int, int]]
+) -> None:
+    """A message with `seq` arrived: each reader (user id, last read seq) that has a socket
+    on one of `schemas`' hosts, and has not joined the channel there, gets a coalesced
+    `unread_changed`. One layer message per host, whatever the number of readers."""
+    data = {"channelId": str(channel_id), "seq": seq, "readers": [list(r) for r in readers]}
+    groups = tuple(hub.badge_group(schema) for schema in dict.fromkeys(schemas))
+    _on_commit(Event(name="unread_changed", data=data, groups=groups, kind="hub.badges"))
 
 
 def close_tenant_sockets(schema: str, *, code: int, error: str, message: str) -> None:
     """After the transaction commits, every socket on the tenant's host gets an `error`
     frame and is closed with `code`."""
-    transaction.on_commit(partial(_close_sockets, tenant_group(schema), code, error, message))
+    data = {"code": code, "error": error, "message": message}
+    event = Event(name="close", data=data, groups=(tenant_group(schema),), kind="hub.close")
+    transaction.on_commit(partial(_layer_sink, event))

@@ -281,15 +281,16 @@ def message_send(*, actor: Actor, channel_id: object, content: object) -> Messag
 
 
 def _badges_after_message(actor: Actor, located: Located, message: Message) -> None:
-    """Every other participant's badge moves, whether or not they joined the room."""
+    """Every other participant's badge moves, whether or not they joined the room: one
+    layer message per host, which each process fans out to its own sockets."""
     channel = located.channel
     readers = Participant.objects.filter(channel=channel).exclude(user=actor.user)
-    for user_id, last_read in readers.values_list("user_id", "last_read_seq"):
-        events.publish(
-            "unread_changed",
-            {"channelId": str(channel.pk), "unreadCount": max(message.seq - last_read, 0)},
-            groups=_user_groups(actor, channel, [user_id]),
-        )
+    events.publish_badges(
+        schemas=[_tenant_schema(actor, channel), PUBLIC],
+        channel_id=channel.pk,
+        seq=message.seq,
+        readers=list(readers.values_list("user_id", "last_read_seq")),
+    )
 
 
 def _ticket_after_message(actor: Actor, located: Located) -> None:

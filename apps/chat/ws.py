@@ -10,10 +10,11 @@ interleaving can never read or write each other's schema.
 from __future__ import annotations
 
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 from urllib.parse import parse_qs, urlparse
 
-from channels.db import database_sync_to_async
+from channels.db import DatabaseSyncToAsync, database_sync_to_async
 from django.conf import settings
 from django.db import connection
 from django.http.request import split_domain_port, validate_host
@@ -29,6 +30,29 @@ T = TypeVar("T")
 CLOSE_UNAUTHENTICATED = 4401
 CLOSE_FORBIDDEN = 4403
 CLOSE_UNKNOWN_HOST = 4404
+CLOSE_TOO_SLOW = 4408  # the client did not read its frames fast enough
+
+_executor: ThreadPoolExecutor | None = None
+
+
+def _db_executor() -> ThreadPoolExecutor:
+    global _executor
+    if _executor is None:
+        _executor = ThreadPoolExecutor(
+            max_workers=settings.WS_DB_THREADS, thread_name_prefix="socket-db"
+        )
+    return _executor
+
+
+async def run_db(fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
+    """Runs `fn` on one of WS_DB_THREADS threads, so sockets' database work proceeds in
+    parallel (each thread borrows a pooled connection for the call). With
+    WS_DB_THREADS=0, on Channels' one thread-sensitive thread instead (tests share their
+    transaction that way)."""
+    if settings.WS_DB_THREADS <= 0:
+        return await database_sync_to_async(fn)(*args, **kwargs)
+    call = DatabaseSyncToAsync(fn, thread_sensitive=False, executor=_db_executor())
+    return await call(*args, **kwargs)
 
 
 async def in_tenant(tenant: Tenant, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
@@ -36,7 +60,7 @@ async def in_tenant(tenant: Tenant, fn: Callable[..., T], /, *args: Any, **kwarg
         with tenant_context(tenant):
             return fn(*args, **kwargs)
 
-    return await database_sync_to_async(run)()
+    return await run_db(run)
 
 
 def _header(scope: dict[str, Any], name: bytes) -> str:
@@ -100,6 +124,6 @@ class ConnectionAuthMiddleware:
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> Any:
         scope = dict(scope)
-        actor, close_code = await database_sync_to_async(_authenticate)(scope)
+        actor, close_code = await run_db(_authenticate, scope)
         scope.update(actor=actor, close_code=close_code)
         return await self.inner(scope, receive, send)

@@ -40,11 +40,11 @@ def test_new_message_payload_is_the_rest_body(org, client_for, published):
     assert event.name == "new_message"
     assert event.data == body
     assert event.groups == (room(channel["id"]),)
-    # The tenant admin has not joined the room: their badge still moves.
+    # Every other participant's badge moves: one event for the whole room, which each
+    # process fans out to its sockets (the sender is not a reader).
     assert badge.name == "unread_changed"
-    assert badge.data == {"channelId": channel["id"], "unreadCount": 1}
-    assert events.user_group("acme", org.admin.id) in badge.groups
-    assert events.user_group("acme", org.player.id) not in badge.groups  # not the sender
+    assert badge.data == {"channelId": channel["id"], "seq": 1, "readers": [[org.admin.id, 0]]}
+    assert badge.groups == (events.badge_group("acme"), events.badge_group("public"))
 
 
 def test_escalation_events(org, super_admin, client_for, published):

@@ -1,0 +1,180 @@
+"""Process-local fan-out: one subscription per group per process, frames delivered to the
+process's own sockets.
+
+Each event loop that serves sockets has one `Hub`. The hub holds one channel-layer channel
+and adds it to a group when the first local socket joins the group, and discards it when
+the last one leaves. An event published to a group therefore reaches each process once
+(one Redis publish, whatever the number of members), and the process hands the frame,
+already encoded by the publisher, to each local member's bounded outbox: no socket
+re-serialises anything.
+
+Layer messages (`apps.chat.events` builds them):
+
+- `hub.frame {group, frame, skip?}`: send `frame` (JSON text) to every local member of
+  `group`, except the socket whose id is `skip` (typing is not echoed).
+- `hub.badges {group, channelId, seq, readers: [[userId, lastReadSeq], ...]}`: a message
+  arrived in a channel; each local socket of a listed user on the host of the group's
+  schema (`badge_group`) that has not joined the channel gets a coalesced
+  `unread_changed`.
+- `hub.close {group, code, error, message}`: every local member gets an `error` frame and
+  is closed with `code`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any, Protocol
+
+from channels.layers import get_channel_layer
+
+logger = logging.getLogger(__name__)
+
+def badge_group(schema: str) -> str:
+    """Every process serving a socket on the tenant's host (not each socket)."""
+    return f"t.{schema}.badges"
+
+
+def _badge_schema(group: str) -> str:
+    return group[len("t.") : -len(".badges")]
+
+
+class Socket(Protocol):
+    socket_id: str
+    schema: str
+    user_id: int
+
+    def push(self, frame: str) -> None: ...
+
+    def badge(self, channel_id: str, unread: int) -> None: ...
+
+    def close_with(self, code: int, error: str, message: str) -> None: ...
+
+
+class Hub:
+    def __init__(self, layer: Any) -> None:
+        self.layer = layer
+        self.loop = asyncio.get_running_loop()
+        self.channel: str | None = None
+        self.groups: dict[str, set[Socket]] = {}
+        self.users: dict[tuple[str, int], set[Socket]] = {}
+        self.sockets = 0
+        self._subscribing: dict[str, asyncio.Future[None]] = {}
+        self._started: asyncio.Task[None] | None = None
+        self._pump: asyncio.Task[None] | None = None
+
+    # --- membership -----------------------------------------------------------------------
+
+    async def register(self, socket: Socket) -> None:
+        self.sockets += 1  # first: the hub stays up while anyone is registering
+        if self._started is None:
+            self._started = self.loop.create_task(self._start())
+        started = self._started
+        try:
+            await asyncio.shield(started)
+        except BaseException:
+            self.sockets -= 1
+            if started.done() and self._started is started:
+                self._started = None  # the next socket tries again
+            raise
+        self.users.setdefault((socket.schema, socket.user_id), set()).add(socket)
+
+    async def _start(self) -> None:
+        self.channel = await self.layer.new_channel()
+        self._pump = self.loop.create_task(self._run(self.channel))
+
+    async def unregister(self, socket: Socket, groups: list[str]) -> None:
+        for group in groups:
+            await self.leave(group, socket)
+        key = (socket.schema, socket.user_id)
+        mine = self.users.get(key)
+        if mine is not None:
+            mine.discard(socket)
+            if not mine:
+                del self.users[key]
+        self.sockets -= 1
+        if self.sockets == 0:
+            # Nobody left here: stop listening; the next socket starts a new hub.
+            if self._pump is not None:
+                self._pump.cancel()
+            if _hubs.get(self.loop) is self:
+                del _hubs[self.loop]
+
+    async def join(self, group: str, socket: Socket) -> None:
+        """Returns once the process receives the group's events."""
+        members = self.groups.get(group)
+        if members is None:
+            members = self.groups[group] = set()
+            ready = self._subscribing[group] = self.loop.create_future()
+            try:
+                await self.layer.group_add(group, self.channel)
+            except BaseException:
+                if not members:
+                    del self.groups[group]
+                raise
+            finally:
+                ready.set_result(None)
+                del self._subscribing[group]
+        elif group in self._subscribing:
+            await asyncio.shield(self._subscribing[group])
+        members.add(socket)
+
+    async def leave(self, group: str, socket: Socket) -> None:
+        members = self.groups.get(group)
+        if members is None or socket not in members:
+            return
+        members.discard(socket)
+        if not members and group not in self._subscribing:
+            del self.groups[group]
+            try:
+                await self.layer.group_discard(group, self.channel)
+            except Exception:  # the subscription goes with the connection anyway
+                logger.exception("Could not unsubscribe from %s", group)
+
+    # --- delivery -------------------------------------------------------------------------
+
+    async def _run(self, channel: str) -> None:
+        while True:
+            message = await self.layer.receive(channel)
+            try:
+                self.dispatch(message)
+            except Exception:
+                logger.exception("Could not dispatch %s", message.get("type"))
+
+    def dispatch(self, message: dict[str, Any]) -> None:
+        kind = message["type"]
+        members = self.groups.get(message["group"], ())
+        if kind == "hub.frame":
+            frame, skip = message["frame"], message.get("skip")
+            for socket in members:
+                if socket.socket_id != skip:
+                    socket.push(frame)
+        elif kind == "hub.badges":
+            schema = _badge_schema(message["group"])
+            channel_id, seq = message["channelId"], message["seq"]
+            for user_id, last_read in message["readers"]:
+                for socket in self.users.get((schema, user_id), ()):
+                    socket.badge(channel_id, max(seq - last_read, 0))
+        elif kind == "hub.close":
+            for socket in list(members):
+                socket.close_with(message["code"], message["error"], message["message"])
+
+
+_hubs: dict[asyncio.AbstractEventLoop, Hub] = {}
+
+
+def hub() -> Hub:
+    """This event loop's hub."""
+    loop = asyncio.get_running_loop()
+    found = _hubs.get(loop)
+    if found is None:
+        found = _hubs[loop] = Hub(get_channel_layer())
+    return found
+
+
+def serving_loop() -> asyncio.AbstractEventLoop | None:
+    """A running loop of this process that has a hub, for publishers in other threads."""
+    for loop in list(_hubs):
+        if loop.is_running():
+            return loop
+    return None
