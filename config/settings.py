@@ -106,7 +106,11 @@ DB_POOL_TIMEOUT = float(os.environ.get("DB_POOL_TIMEOUT", "30"))
 DATABASES = {
     "default": database_config(
         prefer_local_server=RUNNING_TESTS,
-        pool={"min_size": DB_POOL_MIN_SIZE, "max_size": DB_POOL_MAX_SIZE, "timeout": DB_POOL_TIMEOUT}
+        pool={
+            "min_size": DB_POOL_MIN_SIZE,
+            "max_size": DB_POOL_MAX_SIZE,
+            "timeout": DB_POOL_TIMEOUT,
+        }
         if SERVING and DB_POOL_MAX_SIZE > 0
         else None,
     )
@@ -151,7 +155,10 @@ else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
     CHANNEL_LAYERS = {
         # One process: the hub's channel takes every event, so it gets room for bursts.
-        "default": {"BACKEND": "channels.layers.InMemoryChannelLayer", "CONFIG": {"capacity": 10_000}}
+        "default": {
+            "BACKEND": "channels.layers.InMemoryChannelLayer",
+            "CONFIG": {"capacity": 10_000},
+        }
     }
 
 # Sockets (see README: WebSocket protocol). Each has its own defaults; load tests raise them.

@@ -98,7 +98,9 @@ class ChatConsumer(AsyncWebsocketConsumer):
         if self.scope.get("close_code"):
             if self.scope.get("close_error"):
                 code, message = self.scope["close_error"]
-                await self.send(text_data=events.encode("error", {"code": code, "message": message}))
+                await self.send(
+                    text_data=events.encode("error", {"code": code, "message": message})
+                )
             await self.close(code=self.scope["close_code"])
             return
         self.actor = self.scope["actor"]
@@ -268,7 +270,11 @@ class ChatConsumer(AsyncWebsocketConsumer):
         user = self.actor.user
         frame = events.encode(
             name,
-            {"channelId": str(data["channelId"]), "userId": user.pk, "displayName": user.display_name},
+            {
+                "channelId": str(data["channelId"]),
+                "userId": user.pk,
+                "displayName": user.display_name,
+            },
         )
         events.send_to_layer(
             [(group, {"type": "hub.frame", "group": group, "frame": frame, "skip": self.socket_id})]

@@ -30,6 +30,7 @@ from channels.layers import get_channel_layer
 
 logger = logging.getLogger(__name__)
 
+
 def badge_group(schema: str) -> str:
     """Every process serving a socket on the tenant's host (not each socket)."""
     return f"t.{schema}.badges"
