@@ -78,6 +78,8 @@ class TicketStatus(models.TextChoices):
 
 
 TICKET_TYPES = (ChannelType.SUPPORT, ChannelType.PLATFORM_SUPPORT)
+# A ticket in one of these is waiting on someone; staff may also set these directly.
+OPEN_TICKET_STATUSES = (TicketStatus.OPEN, TicketStatus.IN_PROGRESS, TicketStatus.WAITING_ON_USER)
 
 
 class Channel(models.Model):
@@ -143,6 +145,10 @@ class Channel(models.Model):
 
     def __str__(self) -> str:
         return f"{self.type}:{self.id}"
+
+    @property
+    def has_ticket(self) -> bool:
+        return self.type in TICKET_TYPES and hasattr(self, "ticket")
 
 
 class Participant(models.Model):

@@ -12,18 +12,17 @@ from django.db.models import Case, Count, IntegerField, Q, QuerySet, Value, When
 
 from apps.accounts.models import Membership
 from apps.chat.models import (
+    OPEN_TICKET_STATUSES,
     Channel,
     ChannelStatus,
     ChannelType,
     Participant,
     TicketPriority,
-    TicketStatus,
 )
 from apps.platform.models import AuditEntry, Escalation, EscalationState
 from apps.tenancy.models import Tenant, TenantStatus
 from apps.tenancy.schemas import rows_per_schema
 
-OPEN_TICKET = (TicketStatus.OPEN, TicketStatus.IN_PROGRESS, TicketStatus.WAITING_ON_USER)
 EMPTY_COUNTS = {"channels": 0, "activeChannels": 0, "escalatedChannels": 0, "openTickets": 0}
 
 
@@ -39,7 +38,7 @@ def schema_counts(schemas: Iterable[str]) -> dict[str, dict[str, int]]:
         {
             "active": ChannelStatus.ACTIVE,
             "escalated": ChannelStatus.ESCALATED,
-            "open": list(OPEN_TICKET),
+            "open": list(OPEN_TICKET_STATUSES),
         },
     )
     return {
@@ -71,7 +70,7 @@ def _with_counts(tenants: list[Tenant]) -> list[Tenant]:
     )
     platform = dict(
         _platform_tickets()
-        .filter(tenant_id__in=ids, ticket__status__in=OPEN_TICKET)
+        .filter(tenant_id__in=ids, ticket__status__in=OPEN_TICKET_STATUSES)
         .values("tenant_id")
         .annotate(n=Count("id"))
         .values_list("tenant_id", "n")
@@ -121,7 +120,7 @@ def platform_figures() -> dict[str, Any]:
             totals[key] += value
     open_platform = dict(
         _platform_tickets()
-        .filter(ticket__status__in=OPEN_TICKET)
+        .filter(ticket__status__in=OPEN_TICKET_STATUSES)
         .values("ticket__priority")
         .annotate(n=Count("id"))
         .values_list("ticket__priority", "n")
@@ -173,7 +172,7 @@ def ticket_queue(
     tickets = (
         tickets.filter(ticket__status=status)
         if status
-        else tickets.filter(ticket__status__in=OPEN_TICKET)
+        else tickets.filter(ticket__status__in=OPEN_TICKET_STATUSES)
     )
     if priority:
         tickets = tickets.filter(ticket__priority=priority)

@@ -233,3 +233,23 @@ def test_matrix(actor, action, channel, expected, people, org, super_admin, clie
     if expected >= 400:
         assert set(response.json()) == {"error"}
         assert _snapshot(made["channel"]["id"], platform) == before, "a refusal changed state"
+
+
+def test_staff_added_after_opening_hold_the_role_they_hold_when_added_at_opening(
+    org, client_for
+):
+    """A management-team member added to a support ticket later is its ADMIN, as when
+    included at opening, and so may escalate it."""
+    player = client_for(org.tenant, org.player)
+    admin = client_for(org.tenant, org.admin)
+    ticket = create_channel(player, type="SUPPORT", subject="Scores are wrong")
+    base = f"/api/chat/channels/{ticket['id']}"
+
+    added = admin.post(f"{base}/participants", {"userIds": [org.team.id]}, format="json")
+
+    assert added.status_code == 201, added.json()
+    assert added.json()[0]["role"] == "ADMIN"
+    team = client_for(org.tenant, org.team)
+    escalated = team.put(f"{base}/escalate", {"reason": "Needs the platform"}, format="json")
+    assert escalated.status_code == 200, escalated.json()
+    assert escalated.json()["status"] == "ESCALATED"

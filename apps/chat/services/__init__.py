@@ -7,7 +7,6 @@ workflow), `escalations`, and `timeline` (appending messages and SYSTEM entries)
 the others share.
 """
 
-from apps.chat.services._rules import STAFF_ROLES, can_administer
 from apps.chat.services.channels_and_participants import channel_create, participants_add
 from apps.chat.services.escalations import channel_deescalate, channel_escalate
 from apps.chat.services.messages import (
@@ -19,7 +18,6 @@ from apps.chat.services.messages import (
     sender_type_of,
 )
 from apps.chat.services.tickets import (
-    STAFF_SETTABLE_TICKET_STATUSES,
     channel_archive,
     channel_assign,
     channel_resolve,
@@ -28,9 +26,6 @@ from apps.chat.services.tickets import (
 
 __all__ = [
     "MAX_CONTENT",
-    "STAFF_ROLES",
-    "STAFF_SETTABLE_TICKET_STATUSES",
-    "can_administer",
     "channel_archive",
     "channel_assign",
     "channel_create",

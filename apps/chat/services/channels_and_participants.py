@@ -9,7 +9,7 @@ from django_tenants.utils import schema_context
 
 from apps.accounts.actors import Actor
 from apps.accounts.models import Membership, Role, User
-from apps.chat import events
+from apps.chat import events, policy
 from apps.chat.locate import channel_located, schema_for_type
 from apps.chat.models import (
     TICKET_TYPES,
@@ -20,9 +20,8 @@ from apps.chat.models import (
     SupportTicket,
 )
 from apps.chat.payloads import channel_payload
-from apps.chat.services._rules import STAFF_ROLES, _require_admin, _require_writable
 from apps.chat.services.timeline import _system, _user_groups
-from apps.core.exceptions import Conflict, Forbidden, InvalidInput
+from apps.core.exceptions import Conflict, InvalidInput
 
 
 def _super_admins() -> list[User]:
@@ -51,18 +50,11 @@ def _members(
     return {uid: Role(role) for uid, role in roles.items()}
 
 
-def _tenant_admin_ids(tenant_id: int) -> list[int]:
+def _holders(tenant_id: int, roles: tuple[Role, ...]) -> list[int]:
+    """The active members of the tenant holding one of these roles."""
     return list(
         Membership.objects.filter(
-            tenant_id=tenant_id, role=Role.TENANT_ADMIN, user__is_active=True
-        ).values_list("user_id", flat=True)
-    )
-
-
-def _staff_ids(tenant_id: int) -> list[int]:
-    return list(
-        Membership.objects.filter(
-            tenant_id=tenant_id, role__in=STAFF_ROLES, user__is_active=True
+            tenant_id=tenant_id, role__in=roles, user__is_active=True
         ).values_list("user_id", flat=True)
     )
 
@@ -74,52 +66,14 @@ def _plan_participants(
     tenant_id = actor.tenant.pk
     others = [uid for uid in dict.fromkeys(requested) if uid != actor.user.pk]
     roles = _members(tenant_id, others)
-    plan: dict[int, ParticipantRole] = {}
-
-    if channel_type == ChannelType.SUPPORT:
-        if actor.role == Role.PARTICIPANT and any(r not in STAFF_ROLES for r in roles.values()):
-            raise InvalidInput(
-                "A support request can only include the organisation's staff.",
-                fields={"participantIds": ["Only admins or management team members."]},
-            )
-        plan[actor.user.pk] = (
-            ParticipantRole.ADMIN if actor.is_staff_member else ParticipantRole.MEMBER
-        )
-        for uid, role in roles.items():
-            plan[uid] = ParticipantRole.ADMIN if role in STAFF_ROLES else ParticipantRole.MEMBER
-        for uid in _tenant_admin_ids(tenant_id):
-            plan[uid] = ParticipantRole.ADMIN
-    elif channel_type == ChannelType.TEAM:
-        if not actor.is_staff_member:
-            raise Forbidden("Only admins and the management team use team channels.")
-        if any(r not in STAFF_ROLES for r in roles.values()):
-            raise InvalidInput(
-                "Team channels are for admins and the management team only.",
-                fields={"participantIds": ["Only admins or management team members."]},
-            )
-        plan[actor.user.pk] = ParticipantRole.ADMIN
-        for uid, role in roles.items():
-            admin = role == Role.TENANT_ADMIN
-            plan[uid] = ParticipantRole.ADMIN if admin else ParticipantRole.MEMBER
-    elif channel_type == ChannelType.TOURNAMENT:
-        if not actor.is_staff_member:
-            raise Forbidden("Only admins and the management team open tournament channels.")
-        for uid, role in roles.items():
-            plan[uid] = ParticipantRole.ADMIN if role in STAFF_ROLES else ParticipantRole.MEMBER
-        for uid in _staff_ids(tenant_id):  # the moderators
-            plan[uid] = ParticipantRole.ADMIN
-        plan[actor.user.pk] = ParticipantRole.ADMIN
-    elif channel_type == ChannelType.PLATFORM_SUPPORT:
-        if not actor.is_tenant_admin:
-            raise Forbidden("Only tenant admins open platform-support tickets.")
-        if any(r != Role.TENANT_ADMIN for r in roles.values()):
-            raise InvalidInput(
-                "Platform tickets can only include the organisation's admins.",
-                fields={"participantIds": ["Only tenant admins."]},
-            )
-        plan[actor.user.pk] = ParticipantRole.MEMBER
-        for uid in roles:
-            plan[uid] = ParticipantRole.MEMBER
+    policy.can_open(actor, channel_type).enforce()
+    policy.can_include(actor, channel_type, roles.values(), "participantIds").enforce()
+    plan = {actor.user.pk: policy.opener_role(channel_type, actor)}
+    for uid, role in roles.items():
+        plan[uid] = policy.participant_role(channel_type, role)
+    for uid in _holders(tenant_id, policy.joining_at_opening(channel_type)):
+        plan[uid] = ParticipantRole.ADMIN
+    if policy.super_admins_join(channel_type):
         for admin in _super_admins():
             plan[admin.pk] = ParticipantRole.ADMIN
     return plan
@@ -135,10 +89,7 @@ def channel_create(
     priority: str | None = None,
     context_id: str | None = None,
 ) -> Channel:
-    if actor.tenant.is_public:
-        raise InvalidInput("Channels are opened on an organisation's host.", code="wrong_host")
-    if actor.role is None:
-        raise Forbidden("Super admins answer channels; members of the organisation open them.")
+    policy.can_open_channels(actor).enforce()
     is_ticket = type in TICKET_TYPES
     if is_ticket and not subject.strip():
         raise InvalidInput(
@@ -199,23 +150,18 @@ def participants_add(
     """Admins add members of the tenant (for example a tournament's players)."""
     with transaction.atomic(), channel_located(actor, channel_id, lock=True) as located:
         channel = located.channel
-        _require_writable(channel)
-        _require_admin(actor, located, "add people to")
-        if channel.type == ChannelType.PLATFORM_SUPPORT:
-            raise InvalidInput(
-                "Platform tickets have fixed participants.", code="fixed_participants"
-            )
+        policy.can_add_participants(actor, located).enforce()
         roles = _members(actor.tenant.pk, list(dict.fromkeys(user_ids)), "userIds")
-        if channel.type == ChannelType.TEAM and any(r not in STAFF_ROLES for r in roles.values()):
-            raise InvalidInput(
-                "Team channels are for admins and the management team only.",
-                fields={"userIds": ["Only admins or management team members."]},
-            )
+        policy.can_include(actor, channel.type, roles.values(), "userIds").enforce()
         existing = set(_participant_ids(channel))
         added = Participant.objects.bulk_create(
             [
-                Participant(channel=channel, user_id=uid, role=role)
-                for uid in roles
+                Participant(
+                    channel=channel,
+                    user_id=uid,
+                    role=policy.added_role(channel.type, member_role, role),
+                )
+                for uid, member_role in roles.items()
                 if uid not in existing
             ]
         )

@@ -9,14 +9,13 @@ from django.db import transaction
 from django.utils import timezone
 
 from apps.accounts.actors import Actor
-from apps.chat import events
+from apps.chat import events, policy
 from apps.chat.locate import Located, channel_located
 from apps.chat.models import Channel, ChannelStatus, ChannelType, Participant, ParticipantRole
 from apps.chat.payloads import channel_payload
-from apps.chat.services._rules import _require_admin, _require_writable
 from apps.chat.services.channels_and_participants import _participant_ids, _super_admins
 from apps.chat.services.timeline import _status_changed
-from apps.core.exceptions import Conflict, Forbidden, InvalidInput
+from apps.core.exceptions import InvalidInput
 from apps.platform import audit
 from apps.platform.audit import Action
 from apps.platform.models import Escalation, EscalationState
@@ -64,12 +63,7 @@ def channel_escalate(*, actor: Actor, channel_id: object, reason: str) -> Channe
         raise InvalidInput("Say why it is escalated.", fields={"reason": ["May not be blank."]})
     with transaction.atomic(), channel_located(actor, channel_id, lock=True) as located:
         channel = located.channel
-        _require_writable(channel)
-        _require_admin(actor, located, "escalate")
-        if channel.type != ChannelType.SUPPORT:
-            raise InvalidInput("Only support channels can be escalated.", code="not_escalatable")
-        if channel.status == ChannelStatus.ESCALATED:
-            raise Conflict("This channel is already escalated.", code="already_escalated")
+        policy.can_escalate(actor, located).enforce()
         now = timezone.now()
         channel.status = ChannelStatus.ESCALATED
         channel.escalation_reason = reason
@@ -132,11 +126,7 @@ def channel_deescalate(*, actor: Actor, channel_id: object, note: str = "") -> C
     note = (note or "").strip()
     with transaction.atomic(), channel_located(actor, channel_id, lock=True) as located:
         channel = located.channel
-        _require_writable(channel)
-        if not actor.is_super_admin:
-            raise Forbidden("Only platform super admins hand an escalation back.")
-        if channel.status != ChannelStatus.ESCALATED:
-            raise Conflict("This channel is not escalated.", code="not_escalated")
+        policy.can_hand_back(actor, located).enforce()
         channel.status = ChannelStatus.ACTIVE
         channel.save(update_fields=["status", "updated_at"])
         _escalation_closed(actor, channel, EscalationState.RETURNED)

@@ -6,10 +6,9 @@ from django.db import transaction
 from django.utils import timezone
 
 from apps.accounts.actors import Actor
-from apps.chat import events
+from apps.chat import events, policy
 from apps.chat.locate import Located, channel_located
 from apps.chat.models import (
-    ChannelType,
     Message,
     Participant,
     ParticipantRole,
@@ -102,12 +101,7 @@ def message_remove(*, actor: Actor, channel_id: object, message_id: object) -> M
     """Moderation in TOURNAMENT channels: the message is kept, marked removed."""
     with transaction.atomic(), channel_located(actor, channel_id, lock=True) as located:
         channel = located.channel
-        _require_writable(channel)
-        moderator = (
-            located.participant is not None and located.participant.role == ParticipantRole.ADMIN
-        )
-        if channel.type != ChannelType.TOURNAMENT or not (moderator or actor.is_tenant_admin):
-            raise Forbidden("Only moderators of a tournament channel may remove messages.")
+        policy.can_remove_message(actor, located).enforce()
         try:
             message = Message.objects.select_for_update().get(
                 channel=channel, pk=int(str(message_id))
@@ -129,9 +123,9 @@ def message_remove(*, actor: Actor, channel_id: object, message_id: object) -> M
 def read_mark(*, actor: Actor, channel_id: object, message_id: object) -> Participant:
     """Read state moves forward only: marking an older message read changes nothing."""
     with transaction.atomic(), channel_located(actor, channel_id) as located:
+        policy.can_mark_read(actor, located).enforce()
         participant = located.participant
-        if participant is None:
-            raise Forbidden("You are not a participant of this channel.")
+        assert participant is not None
         try:
             seq = Message.objects.values_list("seq", flat=True).get(
                 channel=located.channel, pk=int(str(message_id))

@@ -19,9 +19,10 @@ from django.utils import timezone
 
 from apps.accounts.actors import Actor
 from apps.accounts.models import Membership, User
-from apps.chat import events
+from apps.chat import events, policy
 from apps.chat.locate import Located, channel_located
 from apps.chat.models import (
+    OPEN_TICKET_STATUSES,
     Channel,
     ChannelStatus,
     ChannelType,
@@ -30,27 +31,20 @@ from apps.chat.models import (
     TicketStatus,
 )
 from apps.chat.payloads import channel_payload
-from apps.chat.services._rules import STAFF_ROLES, _is_staff_side, _require_admin, _require_writable
 from apps.chat.services.escalations import _audit, _escalation_closed
-from apps.chat.services.timeline import _has_ticket, _status_changed, _system, _user_groups
-from apps.core.exceptions import Conflict, Forbidden, InvalidInput
+from apps.chat.services.timeline import _status_changed, _system, _user_groups
+from apps.core.exceptions import InvalidInput
 from apps.platform.audit import Action
 from apps.platform.models import EscalationState
-
-STAFF_SETTABLE_TICKET_STATUSES = (
-    TicketStatus.OPEN,
-    TicketStatus.IN_PROGRESS,
-    TicketStatus.WAITING_ON_USER,
-)
 
 
 def _ticket_after_message(actor: Actor, located: Located) -> None:
     channel = located.channel
-    if not _has_ticket(channel):
+    if not channel.has_ticket:
         return
     ticket = channel.ticket
     now = timezone.now()
-    if _is_staff_side(actor, channel):
+    if policy.answers_tickets(actor, channel):
         if ticket.first_response_at is None:
             ticket.first_response_at = now
         if ticket.status == TicketStatus.OPEN:
@@ -73,8 +67,7 @@ def _ticket_after_message(actor: Actor, located: Located) -> None:
 def channel_assign(*, actor: Actor, channel_id: object, assignee_id: object) -> Channel:
     with transaction.atomic(), channel_located(actor, channel_id, lock=True) as located:
         channel = located.channel
-        _require_writable(channel)
-        _require_admin(actor, located, "assign")
+        policy.can_assign(actor, located).enforce()
         assignee = _assignable(actor, channel, assignee_id)
         channel.assigned_to = assignee
         channel.save(update_fields=["assigned_to", "updated_at"])
@@ -84,7 +77,7 @@ def channel_assign(*, actor: Actor, channel_id: object, assignee_id: object) -> 
         if not created and participant.role != ParticipantRole.ADMIN:
             participant.role = ParticipantRole.ADMIN
             participant.save(update_fields=["role"])
-        if _has_ticket(channel) and channel.ticket.status == TicketStatus.OPEN:
+        if channel.has_ticket and channel.ticket.status == TicketStatus.OPEN:
             channel.ticket.status = TicketStatus.IN_PROGRESS
             channel.ticket.save(update_fields=["status", "updated_at"])
         _system(located, f"Assigned to {assignee.display_name} by {actor.user.display_name}.")
@@ -119,8 +112,6 @@ def _assignable(actor: Actor, channel: Channel, assignee_id: object) -> User:
     except ValueError:
         raise invalid from None
     if channel.type == ChannelType.PLATFORM_SUPPORT:
-        if not actor.is_super_admin:
-            raise Forbidden("Only super admins assign platform tickets.")
         assignee = User.objects.filter(pk=uid, is_super_admin=True, is_active=True).first()
         if assignee is None:
             raise InvalidInput(
@@ -130,7 +121,10 @@ def _assignable(actor: Actor, channel: Channel, assignee_id: object) -> User:
         return assignee
     member = (
         Membership.objects.filter(
-            tenant=actor.tenant, user_id=uid, role__in=STAFF_ROLES, user__is_active=True
+            tenant=actor.tenant,
+            user_id=uid,
+            role__in=policy.assignable_roles(channel.type),
+            user__is_active=True,
         )
         .select_related("user")
         .first()
@@ -143,10 +137,7 @@ def _assignable(actor: Actor, channel: Channel, assignee_id: object) -> User:
 def channel_resolve(*, actor: Actor, channel_id: object) -> Channel:
     with transaction.atomic(), channel_located(actor, channel_id, lock=True) as located:
         channel = located.channel
-        _require_writable(channel)
-        _require_admin(actor, located, "resolve")
-        if channel.status == ChannelStatus.RESOLVED:
-            raise Conflict("This channel is already resolved.", code="already_resolved")
+        policy.can_resolve(actor, located).enforce()
         _close(
             actor,
             located,
@@ -162,10 +153,7 @@ def channel_resolve(*, actor: Actor, channel_id: object) -> Channel:
 def channel_archive(*, actor: Actor, channel_id: object) -> Channel:
     with transaction.atomic(), channel_located(actor, channel_id, lock=True) as located:
         channel = located.channel
-        _require_writable(channel)
-        platform = channel.type == ChannelType.PLATFORM_SUPPORT
-        if not (actor.is_tenant_admin or (platform and actor.is_super_admin)):
-            raise Forbidden("Only tenant admins may archive a channel.")
+        policy.can_archive(actor, located).enforce()
         _close(
             actor,
             located,
@@ -194,7 +182,7 @@ def _close(
     channel.status = status
     setattr(channel, stamp, now)
     channel.save(update_fields=["status", stamp, "updated_at"])
-    if _has_ticket(channel):
+    if channel.has_ticket:
         ticket = channel.ticket
         ticket_stamp = "resolved_at" if ticket_status == TicketStatus.RESOLVED else "closed_at"
         ticket.status = ticket_status
@@ -216,14 +204,11 @@ def ticket_update(
     resolve and archive, which also change the channel."""
     with transaction.atomic(), channel_located(actor, channel_id, lock=True) as located:
         channel = located.channel
-        _require_writable(channel)
-        if not _has_ticket(channel):
-            raise InvalidInput("This channel is not a ticket.", code="not_a_ticket")
-        _require_admin(actor, located, "update")
+        policy.can_edit_ticket(actor, located).enforce()
         ticket = channel.ticket
         changes: dict[str, Any] = {}
         if status is not None and status != ticket.status:
-            if status not in STAFF_SETTABLE_TICKET_STATUSES:
+            if status not in OPEN_TICKET_STATUSES:
                 raise InvalidInput(
                     "Use resolve or archive for that.",
                     fields={"status": ["Settable: OPEN, IN_PROGRESS, WAITING_ON_USER."]},

@@ -11,7 +11,7 @@ from apps.accounts.actors import Actor
 from apps.accounts.models import User
 from apps.chat import events
 from apps.chat.locate import PUBLIC, Located
-from apps.chat.models import TICKET_TYPES, Channel, ChannelType, Message, MessageKind, SenderType
+from apps.chat.models import Channel, ChannelType, Message, MessageKind, SenderType
 from apps.chat.payloads import message_payload
 
 
@@ -82,7 +82,7 @@ def _status_changed(actor: Actor, located: Located, text: str) -> None:
     data = {
         "channelId": str(channel.pk),
         "status": channel.status,
-        "ticketStatus": channel.ticket.status if _has_ticket(channel) else None,
+        "ticketStatus": channel.ticket.status if channel.has_ticket else None,
         "changedBy": actor.user.pk,
     }
     events.publish(
@@ -90,7 +90,3 @@ def _status_changed(actor: Actor, located: Located, text: str) -> None:
         data,
         groups=[events.channel_group(located.schema, channel.pk)],
     )
-
-
-def _has_ticket(channel: Channel) -> bool:
-    return channel.type in TICKET_TYPES and hasattr(channel, "ticket")
