@@ -15,11 +15,10 @@ from apps.chat.models import (
     SenderType,
 )
 from apps.chat.payloads import message_payload
-from apps.chat.services._rules import _require_writable
 from apps.chat.services.escalations import _audit
 from apps.chat.services.tickets import _ticket_after_message
 from apps.chat.services.timeline import _announce, _append, _user_groups
-from apps.core.exceptions import Forbidden, InvalidInput, NotFound
+from apps.core.exceptions import InvalidInput, NotFound
 from apps.platform.audit import Action
 
 MAX_CONTENT = 10_000
@@ -58,11 +57,7 @@ def message_send(*, actor: Actor, channel_id: object, content: object) -> Messag
     text = content_clean(content)
     with transaction.atomic(), channel_located(actor, channel_id, lock=True) as located:
         channel = located.channel
-        _require_writable(channel)
-        if located.participant is None and not actor.is_super_admin:
-            raise Forbidden("You are not a participant of this channel.")
-        if located.participant is not None and located.participant.role == ParticipantRole.OBSERVER:
-            raise Forbidden("Observers cannot post in this channel.", code="observer")
+        policy.can_post(actor, located).enforce()
         if located.participant is None:
             # A super admin answering a platform ticket from the console joins it.
             located.participant = Participant.objects.create(
