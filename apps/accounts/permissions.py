@@ -25,9 +25,3 @@ class IsHostMember(BasePermission):
         request.actor = actor
         return True
 
-
-class IsSuperAdmin(IsHostMember):
-    message = "Only platform super admins may do this."
-
-    def has_permission(self, request: Request, view: Any) -> bool:
-        return super().has_permission(request, view) and request.actor.is_super_admin

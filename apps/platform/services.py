@@ -23,8 +23,11 @@ from apps.tenancy.services import Provisioned, tenant_provision
 
 
 def require_console(actor: Actor) -> None:
-    if not (actor.is_super_admin and actor.tenant.is_public):
-        raise Forbidden("Only platform super admins, on the platform host.")
+    """The console: platform super admins, on the platform's own host."""
+    if not actor.tenant.is_public:
+        raise Forbidden("The console is served on the platform host.", code="console_only")
+    if not actor.is_super_admin:
+        raise Forbidden("Only platform super admins.", code="super_admin_only")
 
 
 def audit_tenant(actor: Actor, action: str, tenant: Tenant, **details: Any) -> None:

@@ -58,17 +58,12 @@ TAGS = ["console"]
 
 
 class IsConsole(IsHostMember):
-    """A platform super admin, on the platform's own host."""
+    """A platform super admin, on the platform's own host (`services.require_console`)."""
 
     def has_permission(self, request: Request, view: Any) -> bool:
         if not super().has_permission(request, view):
             return False
-        if not request.tenant.is_public:
-            self.code, self.message = "console_only", "The console is served on the platform host."
-            return False
-        if not request.actor.is_super_admin:
-            self.code, self.message = "super_admin_only", "Only platform super admins."
-            return False
+        services.require_console(request.actor)
         return True
 
 
