@@ -1,9 +1,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from apps.accounts.models import STAFF_ROLES, Role, User
-from apps.tenancy.models import Tenant
+
+if TYPE_CHECKING:
+    from apps.tenancy.models import Tenant
 
 
 @dataclass(frozen=True)

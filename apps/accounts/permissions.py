@@ -24,4 +24,3 @@ class IsHostMember(BasePermission):
             return False
         request.actor = actor
         return True
-

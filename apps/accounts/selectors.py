@@ -1,12 +1,15 @@
 from __future__ import annotations
 
 import hashlib
+from typing import TYPE_CHECKING
 
 from django.utils import timezone
 
 from apps.accounts.actors import Actor
 from apps.accounts.models import ApiToken, Membership, Role, User
-from apps.tenancy.models import Tenant
+
+if TYPE_CHECKING:
+    from apps.tenancy.models import Tenant
 
 
 def token_hash(raw: str) -> str:

@@ -19,7 +19,7 @@ from apps.chat.models import (
     Participant,
     TicketPriority,
 )
-from apps.platform.models import AuditEntry, Escalation, EscalationState
+from apps.records.models import AuditEntry, Escalation, EscalationState
 from apps.tenancy.models import Tenant, TenantStatus
 from apps.tenancy.schemas import rows_per_schema
 

@@ -13,10 +13,10 @@ from django.utils import timezone
 
 from apps.accounts.actors import Actor
 from apps.chat import events
-from apps.chat.ws import CLOSE_FORBIDDEN, CLOSE_UNKNOWN_HOST
+from apps.core.closecodes import CLOSE_FORBIDDEN, CLOSE_UNKNOWN_HOST
 from apps.core.exceptions import Conflict, Forbidden, InvalidInput, NotFound
-from apps.platform import audit
-from apps.platform.audit import Action
+from apps.records import audit
+from apps.records.audit import Action
 from apps.tenancy.models import SUSPENDED_CODE, SUSPENDED_MESSAGE, Tenant, TenantStatus
 from apps.tenancy.provisioning import drop_schema, template_ensure
 from apps.tenancy.services import Provisioned, tenant_provision

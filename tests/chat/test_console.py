@@ -14,7 +14,7 @@ from django_tenants.utils import schema_context, schema_exists
 
 from apps.accounts.models import Membership, User
 from apps.chat.models import Channel, ChannelStatus, Message
-from apps.platform.models import AuditEntry, Escalation, EscalationState
+from apps.records.models import AuditEntry, Escalation, EscalationState
 from apps.tenancy.models import Domain, Tenant
 from apps.tenancy.services import tenant_provision
 from tests.chat.conftest import Org, create_channel, support_ticket

@@ -17,11 +17,9 @@ from apps.chat.api.serializers import (
     ChannelDetailOutput,
     ChannelFilterInput,
     ChannelListOutput,
-    ChannelOutput,
     EscalateInput,
     HistoryInput,
     MessageCreateInput,
-    MessageOutput,
     MessagePageOutput,
     ParticipantOutput,
     ParticipantsAddInput,
@@ -31,6 +29,7 @@ from apps.chat.api.serializers import (
     UnreadOutput,
 )
 from apps.chat.locate import channel_located
+from apps.chat.payloads import ChannelOutput, MessageOutput
 from apps.core.api import validated
 
 TAGS = ["chat"]

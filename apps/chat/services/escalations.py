@@ -16,9 +16,9 @@ from apps.chat.payloads import channel_payload
 from apps.chat.services.channels_and_participants import _participant_ids, _super_admins
 from apps.chat.services.timeline import _status_changed
 from apps.core.exceptions import InvalidInput
-from apps.platform import audit
-from apps.platform.audit import Action
-from apps.platform.models import Escalation, EscalationState
+from apps.records import audit
+from apps.records.audit import Action
+from apps.records.models import Escalation, EscalationState
 
 
 def _audit(

@@ -19,7 +19,7 @@ from apps.chat.services.escalations import _audit
 from apps.chat.services.tickets import _ticket_after_message
 from apps.chat.services.timeline import _announce, _append, _user_groups
 from apps.core.exceptions import InvalidInput, NotFound
-from apps.platform.audit import Action
+from apps.records.audit import Action
 
 MAX_CONTENT = 10_000
 

@@ -34,8 +34,8 @@ from apps.chat.payloads import channel_payload
 from apps.chat.services.escalations import _audit, _escalation_closed
 from apps.chat.services.timeline import _status_changed, _system, _user_groups
 from apps.core.exceptions import InvalidInput
-from apps.platform.audit import Action
-from apps.platform.models import EscalationState
+from apps.records.audit import Action
+from apps.records.models import EscalationState
 
 
 def _ticket_after_message(actor: Actor, located: Located) -> None:

@@ -22,14 +22,13 @@ from apps.accounts.selectors import actor_for
 from apps.chat import selectors as chat_selectors
 from apps.chat import services as chat_services
 from apps.chat.api.serializers import (
-    ChannelOutput,
     HistoryInput,
     MessageCreateInput,
-    MessageOutput,
     MessagePageOutput,
     ParticipantOutput,
 )
 from apps.chat.locate import channel_located
+from apps.chat.payloads import ChannelOutput, MessageOutput
 from apps.core.api import validated
 from apps.core.exceptions import Conflict, Forbidden, NotFound
 from apps.platform import export, selectors, services
@@ -52,7 +51,7 @@ from apps.platform.api.serializers import (
     TicketPageOutput,
     TicketQueueInput,
 )
-from apps.platform.models import Escalation, EscalationState
+from apps.records.models import Escalation, EscalationState
 
 TAGS = ["console"]
 
