@@ -10,7 +10,9 @@ from typing import Any
 from django.conf import settings
 from django.db.models import Case, Count, IntegerField, Q, QuerySet, Value, When
 
+from apps.accounts.actors import Actor
 from apps.accounts.models import Membership
+from apps.accounts.selectors import actor_for
 from apps.chat.models import (
     OPEN_TICKET_STATUSES,
     Channel,
@@ -19,6 +21,7 @@ from apps.chat.models import (
     Participant,
     TicketPriority,
 )
+from apps.core.exceptions import NotFound
 from apps.records.models import AuditEntry, Escalation, EscalationState
 from apps.tenancy.models import Tenant, TenantStatus
 from apps.tenancy.schemas import rows_per_schema
@@ -220,6 +223,25 @@ def escalation_list(
     return Page(
         items=list(rows.order_by("-escalated_at", "-id")[offset : offset + limit]), total=total
     )
+
+
+@dataclass
+class ConsoleEscalation:
+    escalation: Escalation
+    actor: Actor  # the super admin, acting on the escalation's tenant
+
+
+def escalation_for(*, actor: Actor, escalation_id: int) -> ConsoleEscalation:
+    """An escalation, and the console's super admin as an actor of its tenant (through
+    which the console reads and works the tenant's channel)."""
+    escalation = (
+        Escalation.objects.select_related("tenant", "escalated_by").filter(pk=escalation_id).first()
+    )
+    if escalation is None:
+        raise NotFound("Escalation not found.")
+    on_tenant = actor_for(user=actor.user, tenant=escalation.tenant)
+    assert on_tenant is not None  # a super admin has an actor on every host
+    return ConsoleEscalation(escalation=escalation, actor=on_tenant)
 
 
 def audit_page(

@@ -11,6 +11,7 @@ from rest_framework.throttling import UserRateThrottle
 from rest_framework.views import APIView
 
 from apps.chat import selectors, services
+from apps.chat.api.bodies import channel_detail_body, history_body
 from apps.chat.api.serializers import (
     AssignInput,
     ChannelCreateInput,
@@ -97,12 +98,7 @@ class ChannelDetailApi(APIView):
         summary="Channel, participants and newest messages",
     )
     def get(self, request: Request, channel_id: str) -> Response:
-        with channel_located(request.actor, channel_id) as located:
-            body = dict(ChannelOutput(selectors.channel_read_state(located=located)).data)
-            participants = selectors.channel_participants(located=located)
-            body["participants"] = ParticipantOutput(participants, many=True).data
-            body["messages"] = MessagePageOutput(selectors.message_page(located=located)).data
-        return Response(body)
+        return Response(channel_detail_body(request.actor, channel_id))
 
     @extend_schema(
         responses={200: ChannelOutput},
@@ -125,15 +121,7 @@ class MessagesApi(APIView):
         summary="History: before=<messageId> pages back; after=<messageId> resumes forward",
     )
     def get(self, request: Request, channel_id: str) -> Response:
-        params = validated(HistoryInput, request.query_params)
-        with channel_located(request.actor, channel_id) as located:
-            page = selectors.message_page(
-                located=located,
-                before=params.get("before"),
-                after=params.get("after"),
-                limit=params["limit"],
-            )
-            return Response(MessagePageOutput(page).data)
+        return Response(history_body(request.actor, channel_id, request.query_params))
 
     @extend_schema(
         request=MessageCreateInput,

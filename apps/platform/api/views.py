@@ -5,7 +5,6 @@ escalated tenant channels are reached through their escalation."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
-from contextlib import contextmanager
 from typing import Any
 
 from asgiref.sync import sync_to_async
@@ -16,21 +15,16 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from apps.accounts.actors import Actor
 from apps.accounts.permissions import IsHostMember
-from apps.accounts.selectors import actor_for
-from apps.chat import selectors as chat_selectors
 from apps.chat import services as chat_services
+from apps.chat.api.bodies import channel_detail_body, history_body
 from apps.chat.api.serializers import (
     HistoryInput,
     MessageCreateInput,
     MessagePageOutput,
-    ParticipantOutput,
 )
-from apps.chat.locate import channel_located
-from apps.chat.payloads import ChannelOutput, MessageOutput
+from apps.chat.payloads import MessageOutput
 from apps.core.api import validated
-from apps.core.exceptions import Conflict, Forbidden, NotFound
 from apps.platform import export, selectors, services
 from apps.platform.api.serializers import (
     AuditListInput,
@@ -51,7 +45,6 @@ from apps.platform.api.serializers import (
     TicketPageOutput,
     TicketQueueInput,
 )
-from apps.records.models import Escalation, EscalationState
 
 TAGS = ["console"]
 
@@ -101,7 +94,7 @@ class TenantsApi(ConsoleApi):
             admin_email=data["adminEmail"],
             admin_name=data.get("adminName"),
         )
-        selectors.tenant_detail(result.tenant)
+        result.tenant = selectors.tenant_detail(result.tenant)
         return Response(TenantCreatedOutput(result).data, status=201)
 
 
@@ -210,48 +203,9 @@ class TicketQueueApi(ConsoleApi):
 # --- escalations -------------------------------------------------------------------------
 
 
-def _escalation(request: Request, escalation_id: int) -> tuple[Escalation, Actor]:
-    """The escalation, and the super admin as an actor of its tenant."""
-    escalation = (
-        Escalation.objects.select_related("tenant", "escalated_by").filter(pk=escalation_id).first()
-    )
-    if escalation is None:
-        raise NotFound("Escalation not found.")
-    actor = actor_for(user=request.actor.user, tenant=escalation.tenant)
-    assert actor is not None  # a super admin has an actor on every host
-    return escalation, actor
-
-
-def _closed(escalation: Escalation) -> Conflict:
-    return Conflict(
-        f"This escalation is already closed ({escalation.state}).", code="escalation_closed"
-    )
-
-
-@contextmanager
-def _while_open(escalation: Escalation) -> Iterator[None]:
-    """Refuses a closed escalation with 409, also when another super admin closed it
-    between this check and the action (the action then finds the channel no longer
-    escalated, and refuses)."""
-    if escalation.state != EscalationState.OPEN:
-        raise _closed(escalation)
-    try:
-        yield
-    except Forbidden:
-        escalation.refresh_from_db()
-        if escalation.state != EscalationState.OPEN:
-            raise _closed(escalation) from None
-        raise
-
-
-def _escalation_body(escalation: Escalation, actor: Actor) -> dict[str, Any]:
-    with channel_located(actor, escalation.channel_id) as located:
-        channel = dict(ChannelOutput(chat_selectors.channel_read_state(located=located)).data)
-        participants = chat_selectors.channel_participants(located=located)
-        channel["participants"] = ParticipantOutput(participants, many=True).data
-        page = chat_selectors.message_page(located=located)
-        channel["messages"] = MessagePageOutput(page).data
-    return {"escalation": EscalationOutput(escalation).data, "channel": channel}
+def _escalation_body(found: selectors.ConsoleEscalation) -> dict[str, Any]:
+    channel = channel_detail_body(found.actor, found.escalation.channel_id)
+    return {"escalation": EscalationOutput(found.escalation).data, "channel": channel}
 
 
 class EscalationsApi(ConsoleApi):
@@ -275,8 +229,8 @@ class EscalationApi(ConsoleApi):
         summary="An escalation with its tenant channel, participants and newest messages",
     )
     def get(self, request: Request, escalation_id: int) -> Response:
-        escalation, actor = _escalation(request, escalation_id)
-        return Response(_escalation_body(escalation, actor))
+        found = selectors.escalation_for(actor=request.actor, escalation_id=escalation_id)
+        return Response(_escalation_body(found))
 
 
 class EscalationMessagesApi(ConsoleApi):
@@ -287,16 +241,9 @@ class EscalationMessagesApi(ConsoleApi):
         summary="The escalated channel's history (before=/after= cursors)",
     )
     def get(self, request: Request, escalation_id: int) -> Response:
-        escalation, actor = _escalation(request, escalation_id)
-        params = validated(HistoryInput, request.query_params)
-        with channel_located(actor, escalation.channel_id) as located:
-            page = chat_selectors.message_page(
-                located=located,
-                before=params.get("before"),
-                after=params.get("after"),
-                limit=params["limit"],
-            )
-            return Response(MessagePageOutput(page).data)
+        found = selectors.escalation_for(actor=request.actor, escalation_id=escalation_id)
+        channel_id = found.escalation.channel_id
+        return Response(history_body(found.actor, channel_id, request.query_params))
 
     @extend_schema(
         request=MessageCreateInput,
@@ -305,10 +252,10 @@ class EscalationMessagesApi(ConsoleApi):
         summary="Reply in the tenant's channel as SUPER_ADMIN",
     )
     def post(self, request: Request, escalation_id: int) -> Response:
-        escalation, actor = _escalation(request, escalation_id)
+        found = selectors.escalation_for(actor=request.actor, escalation_id=escalation_id)
         data = validated(MessageCreateInput, request.data)
         message = chat_services.message_send(
-            actor=actor, channel_id=escalation.channel_id, content=data["content"]
+            actor=found.actor, channel_id=found.escalation.channel_id, content=data["content"]
         )
         return Response(MessageOutput(message).data, status=201)
 
@@ -321,11 +268,9 @@ class EscalationResolveApi(ConsoleApi):
         summary="Resolve the escalated channel (and its ticket)",
     )
     def put(self, request: Request, escalation_id: int) -> Response:
-        escalation, actor = _escalation(request, escalation_id)
-        with _while_open(escalation):
-            chat_services.channel_resolve(actor=actor, channel_id=escalation.channel_id)
-        escalation.refresh_from_db()
-        return Response(_escalation_body(escalation, actor))
+        found = selectors.escalation_for(actor=request.actor, escalation_id=escalation_id)
+        services.escalation_resolve(actor=found.actor, escalation=found.escalation)
+        return Response(_escalation_body(found))
 
 
 class EscalationReturnApi(ConsoleApi):
@@ -336,14 +281,12 @@ class EscalationReturnApi(ConsoleApi):
         summary="Hand the channel back to the tenant's staff (de-escalate), with a note",
     )
     def put(self, request: Request, escalation_id: int) -> Response:
-        escalation, actor = _escalation(request, escalation_id)
+        found = selectors.escalation_for(actor=request.actor, escalation_id=escalation_id)
         data = validated(DeescalateInput, request.data)
-        with _while_open(escalation):
-            chat_services.channel_deescalate(
-                actor=actor, channel_id=escalation.channel_id, note=data["note"]
-            )
-        escalation.refresh_from_db()
-        return Response(_escalation_body(escalation, actor))
+        services.escalation_return(
+            actor=found.actor, escalation=found.escalation, note=data["note"]
+        )
+        return Response(_escalation_body(found))
 
 
 # --- audit -------------------------------------------------------------------------------
