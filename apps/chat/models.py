@@ -143,6 +143,10 @@ class Channel(models.Model):
             ),
         ]
 
+    # Set by the selectors for the actor reading: unread messages and their role here.
+    unread_count: int | None
+    my_role: str | None
+
     def __str__(self) -> str:
         return f"{self.type}:{self.id}"
 
@@ -163,6 +167,8 @@ class Participant(models.Model):
     last_read_seq = models.PositiveBigIntegerField(default=0)
     last_read_at = models.DateTimeField(null=True, blank=True)
     joined_at = models.DateTimeField(default=timezone.now)
+
+    unread_count: int  # set by the read-marking service for its answer
 
     class Meta:
         constraints = [

@@ -66,6 +66,7 @@ def tenant_create(
         result = tenant_provision(
             slug=slug, name=name, admin_email=admin_email, admin_name=admin_name
         )
+        assert result.admin is not None  # an admin email was given
         audit_tenant(
             actor,
             Action.TENANT_CREATED,

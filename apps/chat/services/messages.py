@@ -43,6 +43,7 @@ def content_clean(content: object) -> str:
 def sender_type_of(actor: Actor) -> SenderType:
     if actor.is_super_admin:
         return SenderType.SUPER_ADMIN
+    assert actor.role is not None  # everyone else acts through a membership
     return SenderType(actor.role)
 
 

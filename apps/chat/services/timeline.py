@@ -17,7 +17,7 @@ from apps.chat.payloads import message_payload
 
 def _tenant_schema(actor: Actor, channel: Channel) -> str:
     """The schema of the tenant the channel belongs to (its own, for platform tickets)."""
-    if channel.type == ChannelType.PLATFORM_SUPPORT and channel.tenant_id:
+    if channel.type == ChannelType.PLATFORM_SUPPORT and channel.tenant is not None:
         return channel.tenant.schema_name
     return actor.tenant.schema_name
 

@@ -5,7 +5,7 @@ escalated tenant channels are reached through their escalation."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
-from typing import Any
+from typing import Any, cast
 
 from asgiref.sync import sync_to_async
 from django.http import StreamingHttpResponse
@@ -15,7 +15,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from apps.accounts.permissions import IsHostMember
+from apps.accounts.permissions import HostRequest, IsHostMember
 from apps.chat import services as chat_services
 from apps.chat.api.bodies import channel_detail_body, history_body
 from apps.chat.api.serializers import (
@@ -55,7 +55,7 @@ class IsConsole(IsHostMember):
     def has_permission(self, request: Request, view: Any) -> bool:
         if not super().has_permission(request, view):
             return False
-        services.require_console(request.actor)
+        services.require_console(cast(HostRequest, request).actor)
         return True
 
 
@@ -74,7 +74,7 @@ class TenantsApi(ConsoleApi):
         tags=TAGS,
         summary="Tenants by slug, with member, channel and open-ticket counts",
     )
-    def get(self, request: Request) -> Response:
+    def get(self, request: HostRequest) -> Response:
         params = validated(TenantListInput, request.query_params)
         page = selectors.tenant_page(**params)
         return Response(TenantPageOutput(page).data)
@@ -85,7 +85,7 @@ class TenantsApi(ConsoleApi):
         tags=TAGS,
         summary="Provision a tenant: schema, domain <slug>.<base domain>, first tenant admin",
     )
-    def post(self, request: Request) -> Response:
+    def post(self, request: HostRequest) -> Response:
         data = validated(TenantCreateInput, request.data)
         result = services.tenant_create(
             actor=request.actor,
@@ -102,7 +102,7 @@ class TenantApi(ConsoleApi):
     @extend_schema(
         responses={200: ConsoleTenantOutput}, tags=TAGS, summary="One tenant, with counts"
     )
-    def get(self, request: Request, slug: str) -> Response:
+    def get(self, request: HostRequest, slug: str) -> Response:
         tenant = selectors.tenant_detail(services.tenant_get(slug))
         return Response(ConsoleTenantOutput(tenant).data)
 
@@ -112,7 +112,7 @@ class TenantApi(ConsoleApi):
         tags=TAGS,
         summary='Delete a tenant and drop its schema; body {"confirm": "<slug>"}',
     )
-    def delete(self, request: Request, slug: str) -> Response:
+    def delete(self, request: HostRequest, slug: str) -> Response:
         data = validated(DeleteInput, request.data)
         services.tenant_delete(actor=request.actor, slug=slug, confirm=data["confirm"])
         return Response(status=204)
@@ -125,7 +125,7 @@ class TenantSuspendApi(ConsoleApi):
         tags=TAGS,
         summary="Suspend: its hosts answer 403 tenant_suspended, its sockets are closed",
     )
-    def put(self, request: Request, slug: str) -> Response:
+    def put(self, request: HostRequest, slug: str) -> Response:
         data = validated(SuspendInput, request.data)
         tenant = services.tenant_suspend(actor=request.actor, slug=slug, reason=data["reason"])
         return Response(ConsoleTenantOutput(selectors.tenant_detail(tenant)).data)
@@ -135,16 +135,20 @@ class TenantReactivateApi(ConsoleApi):
     @extend_schema(
         request=None, responses={200: ConsoleTenantOutput}, tags=TAGS, summary="Reactivate"
     )
-    def put(self, request: Request, slug: str) -> Response:
+    def put(self, request: HostRequest, slug: str) -> Response:
         tenant = services.tenant_reactivate(actor=request.actor, slug=slug)
         return Response(ConsoleTenantOutput(selectors.tenant_detail(tenant)).data)
+
+
+def _next_piece(pieces: Iterator[str]) -> str | None:
+    return next(pieces, None)
 
 
 async def _streamed(first: str, rest: Iterator[str]) -> AsyncIterator[bytes]:
     """Each piece is read in the worker thread Django uses for this request's database
     work; the server sends it before the next one is read."""
     yield first.encode()
-    while (piece := await sync_to_async(next)(rest, None)) is not None:
+    while (piece := await sync_to_async(_next_piece)(rest)) is not None:
         yield piece.encode()
 
 
@@ -155,7 +159,7 @@ class TenantExportApi(ConsoleApi):
         summary="The tenant's chat data as one JSON document, streamed (members, channels "
         "with messages, platform tickets, escalations)",
     )
-    def get(self, request: Request, slug: str) -> StreamingHttpResponse:
+    def get(self, request: HostRequest, slug: str) -> StreamingHttpResponse:
         pieces = export.tenant_export(actor=request.actor, slug=slug)
         first = next(pieces)  # checks access and the tenant before anything is sent
         response = StreamingHttpResponse(_streamed(first, pieces), content_type="application/json")
@@ -169,7 +173,7 @@ class FiguresApi(ConsoleApi):
         tags=TAGS,
         summary="Platform figures: tenants, active channels, open tickets, escalations waiting",
     )
-    def get(self, request: Request) -> Response:
+    def get(self, request: HostRequest) -> Response:
         return Response(FiguresOutput(selectors.platform_figures()).data)
 
 
@@ -184,7 +188,7 @@ class TicketQueueApi(ConsoleApi):
         summary="Platform-support queue, most urgent first. Work a ticket with the chat "
         "endpoints on this host: messages, assign, ticket, resolve",
     )
-    def get(self, request: Request) -> Response:
+    def get(self, request: HostRequest) -> Response:
         params = validated(TicketQueueInput, request.query_params)
         page = selectors.ticket_queue(
             user_id=request.actor.user.pk,
@@ -216,7 +220,7 @@ class EscalationsApi(ConsoleApi):
         tags=TAGS,
         summary="Escalations across all tenants (the public index), newest first",
     )
-    def get(self, request: Request) -> Response:
+    def get(self, request: HostRequest) -> Response:
         params = validated(EscalationListInput, request.query_params)
         page = selectors.escalation_list(**params)
         return Response(EscalationPageOutput({"escalations": page.items, "total": page.total}).data)
@@ -228,7 +232,7 @@ class EscalationApi(ConsoleApi):
         tags=TAGS,
         summary="An escalation with its tenant channel, participants and newest messages",
     )
-    def get(self, request: Request, escalation_id: int) -> Response:
+    def get(self, request: HostRequest, escalation_id: int) -> Response:
         found = selectors.escalation_for(actor=request.actor, escalation_id=escalation_id)
         return Response(_escalation_body(found))
 
@@ -240,7 +244,7 @@ class EscalationMessagesApi(ConsoleApi):
         tags=TAGS,
         summary="The escalated channel's history (before=/after= cursors)",
     )
-    def get(self, request: Request, escalation_id: int) -> Response:
+    def get(self, request: HostRequest, escalation_id: int) -> Response:
         found = selectors.escalation_for(actor=request.actor, escalation_id=escalation_id)
         channel_id = found.escalation.channel_id
         return Response(history_body(found.actor, channel_id, request.query_params))
@@ -251,7 +255,7 @@ class EscalationMessagesApi(ConsoleApi):
         tags=TAGS,
         summary="Reply in the tenant's channel as SUPER_ADMIN",
     )
-    def post(self, request: Request, escalation_id: int) -> Response:
+    def post(self, request: HostRequest, escalation_id: int) -> Response:
         found = selectors.escalation_for(actor=request.actor, escalation_id=escalation_id)
         data = validated(MessageCreateInput, request.data)
         message = chat_services.message_send(
@@ -267,7 +271,7 @@ class EscalationResolveApi(ConsoleApi):
         tags=TAGS,
         summary="Resolve the escalated channel (and its ticket)",
     )
-    def put(self, request: Request, escalation_id: int) -> Response:
+    def put(self, request: HostRequest, escalation_id: int) -> Response:
         found = selectors.escalation_for(actor=request.actor, escalation_id=escalation_id)
         services.escalation_resolve(actor=found.actor, escalation=found.escalation)
         return Response(_escalation_body(found))
@@ -280,7 +284,7 @@ class EscalationReturnApi(ConsoleApi):
         tags=TAGS,
         summary="Hand the channel back to the tenant's staff (de-escalate), with a note",
     )
-    def put(self, request: Request, escalation_id: int) -> Response:
+    def put(self, request: HostRequest, escalation_id: int) -> Response:
         found = selectors.escalation_for(actor=request.actor, escalation_id=escalation_id)
         data = validated(DeescalateInput, request.data)
         services.escalation_return(
@@ -299,7 +303,7 @@ class AuditApi(ConsoleApi):
         tags=TAGS,
         summary="The audit log, newest first (before=<id> pages back)",
     )
-    def get(self, request: Request) -> Response:
+    def get(self, request: HostRequest) -> Response:
         params = validated(AuditListInput, request.query_params)
         page = selectors.audit_page(
             tenant=params.get("tenant"),
