@@ -1,11 +1,11 @@
-# The two commands of the README: `make run` and `make test`.
+# The commands of the README: `make run`, `make test` and `make check`.
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 8000
 HOST ?= 127.0.0.1
 
-.PHONY: run test install install-dev migrate seed lint bench
+.PHONY: run test check install install-dev migrate seed lint bench
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -36,6 +36,12 @@ test: install-dev
 
 lint: install-dev
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .
+
+# Lint and format, types, the import contract, migrations in step with the models.
+check: lint
+	$(BIN)/mypy
+	$(BIN)/lint-imports
+	$(BIN)/python manage.py makemigrations --check --dry-run -v 0
 
 bench: install-dev
 	$(BIN)/python bench/channel_list.py

@@ -62,10 +62,13 @@ def database_config(
     """With `pool`, connections come from a psycopg pool of that configuration (and
     go back to it when Django closes them); without, each thread keeps its own."""
     url = os.environ.get("DATABASE_URL")
+    config: dict[str, Any]
     if url:
-        config = dj_database_url.parse(url, conn_max_age=0 if pool else 60, conn_health_checks=True)
+        config = dict(
+            dj_database_url.parse(url, conn_max_age=0 if pool else 60, conn_health_checks=True)
+        )
     elif prefer_local_server and local_port_answers():
-        config = dj_database_url.parse(LOCAL_TEST_URL)
+        config = dict(dj_database_url.parse(LOCAL_TEST_URL))
     else:
         config = _from_socket_uri(_embedded_url())
     config["ENGINE"] = ENGINE

@@ -56,6 +56,7 @@ SHARED_APPS = [
     "django.contrib.auth",
     "apps.accounts",
     "apps.core",
+    "apps.records",
     "apps.platform",
     # In the public schema too: PLATFORM_SUPPORT channels live there.
     "apps.chat",

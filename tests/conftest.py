@@ -6,6 +6,9 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, ExitStack
+from dataclasses import dataclass
+from typing import Any
 from urllib.parse import quote
 
 import pytest
@@ -15,6 +18,7 @@ from rest_framework.test import APIClient
 
 from apps.accounts.models import Role, User
 from apps.accounts.services import membership_set, token_issue, user_create
+from apps.chat import events
 from apps.tenancy.models import Tenant
 from apps.tenancy.services import public_tenant_ensure, tenant_host, tenant_provision
 
@@ -114,3 +118,89 @@ def client_for() -> MakeClient:
         return client
 
     return make
+
+
+@dataclass
+class Org:
+    tenant: Tenant
+    admin: User
+    team: User
+    player: User
+    player2: User
+
+
+def _org(tenant: Tenant, make_user: Any) -> Org:
+    return Org(
+        tenant=tenant,
+        admin=make_user(tenant, Role.TENANT_ADMIN, name=f"{tenant.schema_name} admin"),
+        team=make_user(tenant, Role.MANAGEMENT_TEAM, name=f"{tenant.schema_name} team"),
+        player=make_user(tenant, Role.PARTICIPANT, name=f"{tenant.schema_name} player"),
+        player2=make_user(tenant, Role.PARTICIPANT, name=f"{tenant.schema_name} player2"),
+    )
+
+
+@pytest.fixture
+def org(acme: Tenant, make_user: Any) -> Org:
+    """Acme's people: one of each role."""
+    return _org(acme, make_user)
+
+
+@pytest.fixture
+def other_org(globex: Tenant, make_user: Any) -> Org:
+    """Globex's people, for cross-tenant checks."""
+    return _org(globex, make_user)
+
+
+@pytest.fixture
+def super_admin(make_user: Any) -> User:
+    return make_user(super_admin=True, name="Platform super")
+
+
+class Recorder:
+    """What the services published and would have delivered on commit.
+
+    Tests run inside one transaction that never commits, so the callbacks queued on
+    commit are captured (pytest-django's `django_capture_on_commit_callbacks`) and run
+    whenever the test looks: each action's callbacks run as if its own transaction had
+    committed. Callbacks of a rolled-back block are dropped by Django before they get
+    here, just as in production."""
+
+    def __init__(self, capture: Callable[..., AbstractContextManager[Any]]) -> None:
+        self._capture = capture
+        self._pending = ExitStack()
+        self._pending.enter_context(capture(execute=True))
+        self._events: list[events.Event] = []
+
+    def __call__(self, event: events.Event) -> None:
+        self._events.append(event)
+
+    def _drain(self) -> None:
+        self._pending.close()  # runs what was captured
+        self._pending.enter_context(self._capture(execute=True))
+
+    @property
+    def events(self) -> list[events.Event]:
+        self._drain()
+        return self._events
+
+    def named(self, name: str) -> list[events.Event]:
+        return [e for e in self.events if e.name == name]
+
+    def names(self) -> list[str]:
+        return [e.name for e in self.events]
+
+    def clear(self) -> None:
+        self._drain()
+        self._events.clear()
+
+    def close(self) -> None:
+        self._pending.close()
+
+
+@pytest.fixture
+def published(django_capture_on_commit_callbacks: Any) -> Iterator[Recorder]:
+    recorder = Recorder(django_capture_on_commit_callbacks)
+    events.sinks.append(recorder)
+    yield recorder
+    events.sinks.remove(recorder)
+    recorder.close()

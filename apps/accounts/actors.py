@@ -1,9 +1,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from apps.accounts.models import Role, User
-from apps.tenancy.models import Tenant
+from apps.accounts.models import STAFF_ROLES, Role, User
+
+if TYPE_CHECKING:
+    from apps.tenancy.models import Tenant
 
 
 @dataclass(frozen=True)
@@ -26,4 +29,4 @@ class Actor:
     @property
     def is_staff_member(self) -> bool:
         """Tenant admins and the management team: the tenant's support staff."""
-        return self.role in (Role.TENANT_ADMIN, Role.MANAGEMENT_TEAM)
+        return self.role in STAFF_ROLES

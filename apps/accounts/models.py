@@ -45,6 +45,10 @@ class Role(models.TextChoices):
     PARTICIPANT = "PARTICIPANT"
 
 
+# The tenant's support staff.
+STAFF_ROLES = (Role.TENANT_ADMIN, Role.MANAGEMENT_TEAM)
+
+
 class Membership(models.Model):
     """A user's single role in one tenant."""
 

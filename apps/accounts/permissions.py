@@ -1,11 +1,28 @@
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 
+from apps.accounts.actors import Actor
+from apps.accounts.models import User
 from apps.accounts.selectors import actor_for
+
+if TYPE_CHECKING:
+    from apps.tenancy.models import Tenant
+
+
+class TenantRequest(Request):
+    """A request on a tenant's host: the tenancy middleware sets its tenant."""
+
+    tenant: Tenant
+
+
+class HostRequest(TenantRequest):
+    """A request that passed `IsHostMember`: it carries the actor."""
+
+    actor: Actor
 
 
 class IsHostMember(BasePermission):
@@ -16,18 +33,12 @@ class IsHostMember(BasePermission):
 
     def has_permission(self, request: Request, view: Any) -> bool:
         user = request.user
-        if not getattr(user, "is_authenticated", False):
+        if not isinstance(user, User) or not user.is_authenticated:
             return False
-        actor = actor_for(user=user, tenant=request.tenant)
+        host = cast(HostRequest, request)
+        actor = actor_for(user=user, tenant=host.tenant)
         if actor is None:
             self.code = "not_a_member"
             return False
-        request.actor = actor
+        host.actor = actor
         return True
-
-
-class IsSuperAdmin(IsHostMember):
-    message = "Only platform super admins may do this."
-
-    def has_permission(self, request: Request, view: Any) -> bool:
-        return super().has_permission(request, view) and request.actor.is_super_admin

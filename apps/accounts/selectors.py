@@ -1,12 +1,15 @@
 from __future__ import annotations
 
 import hashlib
+from typing import TYPE_CHECKING
 
 from django.utils import timezone
 
 from apps.accounts.actors import Actor
 from apps.accounts.models import ApiToken, Membership, Role, User
-from apps.tenancy.models import Tenant
+
+if TYPE_CHECKING:
+    from apps.tenancy.models import Tenant
 
 
 def token_hash(raw: str) -> str:
@@ -15,12 +18,11 @@ def token_hash(raw: str) -> str:
 
 def token_lookup(*, raw: str) -> ApiToken | None:
     """The live token for a raw bearer secret, with its user; None when unknown or expired."""
-    token = (
+    return (
         ApiToken.objects.select_related("user")
         .filter(key_hash=token_hash(raw), expires_at__gt=timezone.now(), user__is_active=True)
         .first()
     )
-    return token
 
 
 def actor_for(*, user: User, tenant: Tenant) -> Actor | None:

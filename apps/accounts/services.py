@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import secrets
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.contrib.auth import authenticate
@@ -11,7 +12,9 @@ from apps.accounts.actors import Actor
 from apps.accounts.models import ApiToken, Membership, Role, User
 from apps.accounts.selectors import actor_for, token_hash
 from apps.core.exceptions import ApplicationError
-from apps.tenancy.models import Tenant
+
+if TYPE_CHECKING:
+    from apps.tenancy.models import Tenant
 
 
 class InvalidCredentials(ApplicationError):

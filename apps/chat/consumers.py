@@ -23,7 +23,8 @@ from apps.chat import events, selectors, services
 from apps.chat.hub import Hub, hub
 from apps.chat.locate import channel_located
 from apps.chat.payloads import message_payload
-from apps.chat.ws import CLOSE_FORBIDDEN, CLOSE_TOO_SLOW, in_tenant
+from apps.chat.ws import in_tenant
+from apps.core.closecodes import CLOSE_FORBIDDEN, CLOSE_TOO_SLOW
 from apps.core.exceptions import ApplicationError, InvalidInput
 from apps.tenancy.models import SUSPENDED_CODE, SUSPENDED_MESSAGE, Tenant, TenantStatus
 
@@ -161,14 +162,14 @@ class ChatConsumer(AsyncWebsocketConsumer):
                 name, body = reply
                 self._send(name, body if ref is None else {**body, "ref": ref})
         except ApplicationError as error:
-            body: dict[str, Any] = {"code": error.code, "message": error.message}
+            problem: dict[str, Any] = {"code": error.code, "message": error.message}
             if error.fields:
-                body["fields"] = error.fields
+                problem["fields"] = error.fields
             if isinstance(error, RateLimited):
-                body["retryAfter"] = error.retry_after
+                problem["retryAfter"] = error.retry_after
             if ref is not None:
-                body["ref"] = ref
-            self._send("error", body)
+                problem["ref"] = ref
+            self._send("error", problem)
 
     def _parse(self, text: str | None) -> tuple[str, dict[str, Any], Any]:
         if text is None:

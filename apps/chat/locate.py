@@ -20,7 +20,7 @@ from django_tenants.utils import schema_context
 from apps.accounts.actors import Actor
 from apps.chat.models import Channel, ChannelType, Participant
 from apps.core.exceptions import NotFound
-from apps.platform.models import Escalation
+from apps.records.models import Escalation
 
 PUBLIC = settings.PUBLIC_SCHEMA_NAME
 

@@ -78,6 +78,8 @@ class TicketStatus(models.TextChoices):
 
 
 TICKET_TYPES = (ChannelType.SUPPORT, ChannelType.PLATFORM_SUPPORT)
+# A ticket in one of these is waiting on someone; staff may also set these directly.
+OPEN_TICKET_STATUSES = (TicketStatus.OPEN, TicketStatus.IN_PROGRESS, TicketStatus.WAITING_ON_USER)
 
 
 class Channel(models.Model):
@@ -141,8 +143,16 @@ class Channel(models.Model):
             ),
         ]
 
+    # Set by the selectors for the actor reading: unread messages and their role here.
+    unread_count: int | None
+    my_role: str | None
+
     def __str__(self) -> str:
         return f"{self.type}:{self.id}"
+
+    @property
+    def has_ticket(self) -> bool:
+        return self.type in TICKET_TYPES and hasattr(self, "ticket")
 
 
 class Participant(models.Model):
@@ -157,6 +167,8 @@ class Participant(models.Model):
     last_read_seq = models.PositiveBigIntegerField(default=0)
     last_read_at = models.DateTimeField(null=True, blank=True)
     joined_at = models.DateTimeField(default=timezone.now)
+
+    unread_count: int  # set by the read-marking service for its answer
 
     class Meta:
         constraints = [

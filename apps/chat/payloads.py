@@ -1,20 +1,80 @@
-"""Event payloads are the REST output shapes, so a message looks the same in a response
-and in a `new_message` frame."""
+"""The shapes of a message and a channel, the same in a REST response and in an event
+(`new_message`, `channel_created`, ...). The REST layer uses these serializers; event
+payloads come from here, below it."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from apps.chat.models import Channel, Message
+from rest_framework import serializers
+
+from apps.chat.models import Channel, Message, ParticipantRole
+
+
+class UserBrief(serializers.Serializer):
+    id = serializers.IntegerField()
+    displayName = serializers.CharField(source="display_name")
+
+
+class MessageOutput(serializers.Serializer):
+    id = serializers.IntegerField()
+    channelId = serializers.UUIDField(source="channel_id")
+    seq = serializers.IntegerField(help_text="Position in the channel: 1, 2, 3, ...")
+    sender = UserBrief(allow_null=True, help_text="Null for SYSTEM messages.")
+    senderType = serializers.CharField(source="sender_type")
+    kind = serializers.CharField()
+    content = serializers.SerializerMethodField(help_text="Null once a moderator removed it.")
+    createdAt = serializers.DateTimeField(source="created_at")
+    removedAt = serializers.DateTimeField(source="removed_at", allow_null=True)
+    removedBy = serializers.IntegerField(source="removed_by_id", allow_null=True)
+
+    def get_content(self, message: Message) -> str | None:
+        return None if message.removed_at else message.content
+
+
+class TicketOutput(serializers.Serializer):
+    requesterId = serializers.IntegerField(source="requester_id")
+    category = serializers.CharField()
+    priority = serializers.CharField()
+    status = serializers.CharField()
+    firstResponseAt = serializers.DateTimeField(source="first_response_at", allow_null=True)
+    resolvedAt = serializers.DateTimeField(source="resolved_at", allow_null=True)
+    closedAt = serializers.DateTimeField(source="closed_at", allow_null=True)
+    createdAt = serializers.DateTimeField(source="created_at")
+
+
+class ChannelOutput(serializers.Serializer):
+    id = serializers.UUIDField()
+    type = serializers.CharField()
+    status = serializers.CharField()
+    subject = serializers.CharField()
+    contextId = serializers.CharField(source="context_id", allow_null=True)
+    tenant = serializers.CharField(
+        source="tenant.schema_name",
+        allow_null=True,
+        help_text="The opening organisation, on PLATFORM_SUPPORT tickets.",
+    )
+    createdBy = serializers.IntegerField(source="created_by_id")
+    assignedTo = UserBrief(source="assigned_to", allow_null=True)
+    escalationReason = serializers.CharField(source="escalation_reason")
+    escalatedAt = serializers.DateTimeField(source="escalated_at", allow_null=True)
+    resolvedAt = serializers.DateTimeField(source="resolved_at", allow_null=True)
+    archivedAt = serializers.DateTimeField(source="archived_at", allow_null=True)
+    createdAt = serializers.DateTimeField(source="created_at")
+    lastActivityAt = serializers.DateTimeField(source="last_activity_at")
+    ticket = TicketOutput(allow_null=True)
+    lastMessage = MessageOutput(source="last_message", allow_null=True)
+    unreadCount = serializers.IntegerField(
+        source="unread_count", default=None, allow_null=True, help_text="For the caller."
+    )
+    myRole = serializers.ChoiceField(
+        source="my_role", choices=ParticipantRole.choices, default=None, allow_null=True
+    )
 
 
 def message_payload(message: Message) -> dict[str, Any]:
-    from apps.chat.api.serializers import MessageOutput
-
     return dict(MessageOutput(message).data)
 
 
 def channel_payload(channel: Channel) -> dict[str, Any]:
-    from apps.chat.api.serializers import ChannelOutput
-
     return dict(ChannelOutput(channel).data)

@@ -45,7 +45,7 @@ def channel_list(
             rows = (
                 Channel.objects.filter(allowed, **filters)
                 .annotate(mine=mine)
-                .annotate(my_read_seq=F("mine__last_read_seq"), my_role=F("mine__role"))
+                .annotate(my_read_seq=F("mine__last_read_seq"), mine_role=F("mine__role"))
                 .select_related(
                     "ticket", "assigned_to", "tenant", "last_message", "last_message__sender"
                 )
@@ -53,6 +53,7 @@ def channel_list(
             for channel in rows:
                 read = channel.my_read_seq
                 channel.unread_count = channel.last_seq - read if read is not None else 0
+                channel.my_role = channel.mine_role
                 channels.append(channel)
     channels.sort(key=lambda c: c.last_activity_at, reverse=True)
     return channels

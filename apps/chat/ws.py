@@ -16,21 +16,17 @@ from urllib.parse import parse_qs, urlparse
 
 from channels.db import DatabaseSyncToAsync, database_sync_to_async
 from django.conf import settings
-from django.db import connection
 from django.http.request import split_domain_port, validate_host
 from django_tenants.utils import get_tenant_domain_model, tenant_context
 
 from apps.accounts.actors import Actor
 from apps.accounts.selectors import actor_for, token_lookup
+from apps.core.closecodes import CLOSE_FORBIDDEN, CLOSE_UNAUTHENTICATED, CLOSE_UNKNOWN_HOST
+from apps.core.db import tenant_connection
 from apps.tenancy.models import SUSPENDED_CODE, SUSPENDED_MESSAGE, Tenant
 
 T = TypeVar("T")
 
-# Close codes (RFC 6455 leaves 4000-4999 to applications).
-CLOSE_UNAUTHENTICATED = 4401
-CLOSE_FORBIDDEN = 4403
-CLOSE_UNKNOWN_HOST = 4404
-CLOSE_TOO_SLOW = 4408  # the client did not read its frames fast enough
 
 _executor: ThreadPoolExecutor | None = None
 
@@ -71,7 +67,7 @@ def _header(scope: dict[str, Any], name: bytes) -> str:
 
 
 def _tenant_for_host(host: str) -> Tenant | None:
-    connection.set_schema_to_public()
+    tenant_connection().set_schema_to_public()
     domain = get_tenant_domain_model().objects.select_related("tenant").filter(domain=host).first()
     return domain.tenant if domain else None
 

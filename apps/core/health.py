@@ -1,11 +1,13 @@
 from __future__ import annotations
 
 from django.conf import settings
-from django.db import connection
+
+from apps.core.db import tenant_connection
 
 
 def _database_status() -> str:
     try:
+        connection = tenant_connection()
         connection.set_schema_to_public()
         with connection.cursor() as cursor:
             cursor.execute("SELECT 1")

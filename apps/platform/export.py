@@ -28,9 +28,9 @@ from django_tenants.utils import schema_context
 from apps.accounts.actors import Actor
 from apps.accounts.models import Membership
 from apps.chat.models import Channel, ChannelType, Message, Participant, SupportTicket
-from apps.platform.audit import Action
-from apps.platform.models import Escalation
 from apps.platform.services import audit_tenant, require_console, tenant_get
+from apps.records.audit import Action
+from apps.records.models import Escalation
 from apps.tenancy.models import Tenant
 from apps.tenancy.services import tenant_host
 

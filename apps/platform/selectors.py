@@ -10,20 +10,22 @@ from typing import Any
 from django.conf import settings
 from django.db.models import Case, Count, IntegerField, Q, QuerySet, Value, When
 
+from apps.accounts.actors import Actor
 from apps.accounts.models import Membership
+from apps.accounts.selectors import actor_for
 from apps.chat.models import (
+    OPEN_TICKET_STATUSES,
     Channel,
     ChannelStatus,
     ChannelType,
     Participant,
     TicketPriority,
-    TicketStatus,
 )
-from apps.platform.models import AuditEntry, Escalation, EscalationState
+from apps.core.exceptions import NotFound
+from apps.records.models import AuditEntry, Escalation, EscalationState
 from apps.tenancy.models import Tenant, TenantStatus
 from apps.tenancy.schemas import rows_per_schema
 
-OPEN_TICKET = (TicketStatus.OPEN, TicketStatus.IN_PROGRESS, TicketStatus.WAITING_ON_USER)
 EMPTY_COUNTS = {"channels": 0, "activeChannels": 0, "escalatedChannels": 0, "openTickets": 0}
 
 
@@ -39,7 +41,7 @@ def schema_counts(schemas: Iterable[str]) -> dict[str, dict[str, int]]:
         {
             "active": ChannelStatus.ACTIVE,
             "escalated": ChannelStatus.ESCALATED,
-            "open": list(OPEN_TICKET),
+            "open": list(OPEN_TICKET_STATUSES),
         },
     )
     return {
@@ -71,7 +73,7 @@ def _with_counts(tenants: list[Tenant]) -> list[Tenant]:
     )
     platform = dict(
         _platform_tickets()
-        .filter(tenant_id__in=ids, ticket__status__in=OPEN_TICKET)
+        .filter(tenant_id__in=ids, ticket__status__in=OPEN_TICKET_STATUSES)
         .values("tenant_id")
         .annotate(n=Count("id"))
         .values_list("tenant_id", "n")
@@ -121,7 +123,7 @@ def platform_figures() -> dict[str, Any]:
             totals[key] += value
     open_platform = dict(
         _platform_tickets()
-        .filter(ticket__status__in=OPEN_TICKET)
+        .filter(ticket__status__in=OPEN_TICKET_STATUSES)
         .values("ticket__priority")
         .annotate(n=Count("id"))
         .values_list("ticket__priority", "n")
@@ -173,7 +175,7 @@ def ticket_queue(
     tickets = (
         tickets.filter(ticket__status=status)
         if status
-        else tickets.filter(ticket__status__in=OPEN_TICKET)
+        else tickets.filter(ticket__status__in=OPEN_TICKET_STATUSES)
     )
     if priority:
         tickets = tickets.filter(ticket__priority=priority)
@@ -221,6 +223,25 @@ def escalation_list(
     return Page(
         items=list(rows.order_by("-escalated_at", "-id")[offset : offset + limit]), total=total
     )
+
+
+@dataclass
+class ConsoleEscalation:
+    escalation: Escalation
+    actor: Actor  # the super admin, acting on the escalation's tenant
+
+
+def escalation_for(*, actor: Actor, escalation_id: int) -> ConsoleEscalation:
+    """An escalation, and the console's super admin as an actor of its tenant (through
+    which the console reads and works the tenant's channel)."""
+    escalation = (
+        Escalation.objects.select_related("tenant", "escalated_by").filter(pk=escalation_id).first()
+    )
+    if escalation is None:
+        raise NotFound("Escalation not found.")
+    on_tenant = actor_for(user=actor.user, tenant=escalation.tenant)
+    assert on_tenant is not None  # a super admin has an actor on every host
+    return ConsoleEscalation(escalation=escalation, actor=on_tenant)
 
 
 def audit_page(

@@ -1,10 +1,13 @@
-"""The console's tenant lifecycle: create, suspend, reactivate, export, delete. Each takes
-the super admin acting, writes in one transaction and records itself in the audit log.
-Ticket and escalation work from the console goes through `apps.chat.services`, which
-audits super admins' actions the same way."""
+"""The console's writes. The tenant lifecycle: create, suspend, reactivate, export, delete;
+each takes the super admin acting, writes in one transaction and records itself in the
+audit log. Work on an escalation goes through `apps.chat.services`, which audits super
+admins' actions the same way; here only the console's rule that a closed escalation is
+not worked any more."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from django.conf import settings
@@ -13,18 +16,23 @@ from django.utils import timezone
 
 from apps.accounts.actors import Actor
 from apps.chat import events
-from apps.chat.ws import CLOSE_FORBIDDEN, CLOSE_UNKNOWN_HOST
+from apps.chat import services as chat_services
+from apps.core.closecodes import CLOSE_FORBIDDEN, CLOSE_UNKNOWN_HOST
 from apps.core.exceptions import Conflict, Forbidden, InvalidInput, NotFound
-from apps.platform import audit
-from apps.platform.audit import Action
+from apps.records import audit
+from apps.records.audit import Action
+from apps.records.models import Escalation, EscalationState
 from apps.tenancy.models import SUSPENDED_CODE, SUSPENDED_MESSAGE, Tenant, TenantStatus
 from apps.tenancy.provisioning import drop_schema, template_ensure
 from apps.tenancy.services import Provisioned, tenant_provision
 
 
 def require_console(actor: Actor) -> None:
-    if not (actor.is_super_admin and actor.tenant.is_public):
-        raise Forbidden("Only platform super admins, on the platform host.")
+    """The console: platform super admins, on the platform's own host."""
+    if not actor.tenant.is_public:
+        raise Forbidden("The console is served on the platform host.", code="console_only")
+    if not actor.is_super_admin:
+        raise Forbidden("Only platform super admins.", code="super_admin_only")
 
 
 def audit_tenant(actor: Actor, action: str, tenant: Tenant, **details: Any) -> None:
@@ -58,6 +66,7 @@ def tenant_create(
         result = tenant_provision(
             slug=slug, name=name, admin_email=admin_email, admin_name=admin_name
         )
+        assert result.admin is not None  # an admin email was given
         audit_tenant(
             actor,
             Action.TENANT_CREATED,
@@ -134,3 +143,44 @@ def tenant_delete(*, actor: Actor, slug: str, confirm: object) -> None:
             drop_schema(tenant.schema_name)
             cursor.execute("SET CONSTRAINTS ALL DEFERRED")
         tenant.delete()  # the row, its domains, memberships, platform tickets, escalations
+
+
+# --- escalations -------------------------------------------------------------------------
+
+
+def _closed(escalation: Escalation) -> Conflict:
+    return Conflict(
+        f"This escalation is already closed ({escalation.state}).", code="escalation_closed"
+    )
+
+
+@contextmanager
+def _while_open(escalation: Escalation) -> Iterator[None]:
+    """Refuses a closed escalation with 409, also when another super admin closed it
+    between this check and the action (the action then finds the channel no longer
+    escalated, and refuses)."""
+    if escalation.state != EscalationState.OPEN:
+        raise _closed(escalation)
+    try:
+        yield
+    except Forbidden:
+        escalation.refresh_from_db()
+        if escalation.state != EscalationState.OPEN:
+            raise _closed(escalation) from None
+        raise
+
+
+def escalation_resolve(*, actor: Actor, escalation: Escalation) -> Escalation:
+    """Resolves the escalated channel (and its ticket); `actor` acts on its tenant."""
+    with _while_open(escalation):
+        chat_services.channel_resolve(actor=actor, channel_id=escalation.channel_id)
+    escalation.refresh_from_db()
+    return escalation
+
+
+def escalation_return(*, actor: Actor, escalation: Escalation, note: str) -> Escalation:
+    """Hands the channel back to the tenant's staff; `actor` acts on its tenant."""
+    with _while_open(escalation):
+        chat_services.channel_deescalate(actor=actor, channel_id=escalation.channel_id, note=note)
+    escalation.refresh_from_db()
+    return escalation

@@ -15,7 +15,7 @@ class TenantMiddleware(TenantMainMiddleware):
         if response is not None and response.get("Content-Type") != "application/json":
             # django-tenants answers a disallowed Host header with a bare 404.
             return self._unknown_host()
-        if response is None and request.tenant.is_suspended:
+        if response is None and request.tenant.is_suspended:  # type: ignore[attr-defined]
             return error_response(403, SUSPENDED_CODE, SUSPENDED_MESSAGE)
         return response
 

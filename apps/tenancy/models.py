@@ -31,6 +31,8 @@ class Tenant(TenantMixin):
     auto_create_schema = True
     auto_drop_schema = True
 
+    counts: dict[str, int]  # set by the console's selectors
+
     def __str__(self) -> str:
         return self.schema_name
 

@@ -37,6 +37,7 @@ from django.utils import timezone
 from django_tenants.utils import get_tenant_base_migrate_command_class
 from psycopg import sql
 
+from apps.core.db import tenant_connection
 from apps.tenancy.models import SchemaTemplate
 
 logger = logging.getLogger(__name__)
@@ -94,16 +95,16 @@ class _Recorder:
         if _READ_OR_CONTROL.match(sql_text) and not _STATE_CHANGING_SELECT.search(sql_text):
             return result
         for one in params if many else [params]:
-            self.statements.append(connection.ops.compose_sql(sql_text, one))
+            self.statements.append(tenant_connection().ops.compose_sql(sql_text, one))
         return result
 
 
 def _run_migrations(schema: str) -> None:
     """What django-tenants does for a new schema: the recorder's table in the schema
     itself, then Django's migrate with the schema first on the search path."""
-    connection.set_schema(schema, include_public=False)
+    tenant_connection().set_schema(schema, include_public=False)
     MigrationRecorder(connection).ensure_schema()
-    connection.set_schema(schema)
+    tenant_connection().set_schema(schema)
     try:
         call_command(
             get_tenant_base_migrate_command_class()(),
@@ -112,7 +113,7 @@ def _run_migrations(schema: str) -> None:
             skip_checks=True,
         )
     finally:
-        connection.set_schema_to_public()
+        tenant_connection().set_schema_to_public()
 
 
 def migrate_recorded(schema: str) -> str:
@@ -226,7 +227,7 @@ def _template_build(state: str) -> SchemaTemplate:
     except (TemplateUnusable, DatabaseError) as exc:
         usable, problem = False, f"{type(exc).__name__}: {exc}"
     finally:
-        connection.set_schema_to_public()
+        tenant_connection().set_schema_to_public()
     if not usable:
         logger.error("Schema template unusable (%s); provisioning runs migrations.", problem)
     template, _ = SchemaTemplate.objects.update_or_create(

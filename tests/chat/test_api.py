@@ -5,7 +5,7 @@ from __future__ import annotations
 from django_tenants.utils import schema_context
 
 from apps.chat.models import Channel, Message
-from apps.platform.models import Escalation
+from apps.records.models import Escalation
 from tests.chat.conftest import create_channel, support_ticket
 
 

@@ -2,24 +2,43 @@
 
 from __future__ import annotations
 
-import pytest
+from datetime import timedelta
+from typing import Any
 
-from apps.accounts.selectors import actor_for
-from apps.chat import services
+import pytest
+from django.utils import timezone
+from django_tenants.utils import schema_context
+
+from apps.chat.models import Channel, Message, SenderType
 from tests.chat.conftest import support_ticket
 
 TOTAL = 260
 
 
 @pytest.fixture
-def deep_channel(org, client_for):  # type: ignore[no-untyped-def]
+def deep_channel(org: Any, client_for: Any) -> tuple[Any, str, list[int]]:
+    """A support ticket with TOTAL messages from the player, written in one insert as the
+    service writes them one by one: seq 1, 2, 3, ... and the channel's last-message
+    fields."""
     client = client_for(org.tenant, org.player)
     cid = support_ticket(client)["id"]
-    actor = actor_for(user=org.player, tenant=org.tenant)
-    ids = [
-        services.message_send(actor=actor, channel_id=cid, content=f"m{n}").pk for n in range(TOTAL)
-    ]
-    return client, cid, ids
+    start = timezone.now()
+    with schema_context(org.tenant.schema_name):
+        messages = Message.objects.bulk_create(
+            Message(
+                channel_id=cid,
+                seq=n + 1,
+                sender=org.player,
+                sender_type=SenderType.PARTICIPANT,
+                content=f"m{n}",
+                created_at=start + timedelta(milliseconds=n),
+            )
+            for n in range(TOTAL)
+        )
+        Channel.objects.filter(pk=cid).update(
+            last_seq=TOTAL, last_message=messages[-1], last_activity_at=messages[-1].created_at
+        )
+    return client, cid, [m.pk for m in messages]
 
 
 def test_walk_back_with_before(deep_channel):

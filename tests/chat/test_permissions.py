@@ -164,32 +164,27 @@ def _build(kind: str, org: Any, client_for: Any) -> dict[str, Any]:
     return {"channel": channel, "message": message}
 
 
-def _act(client: Any, action: str, made: dict[str, Any], org: Any, super_admin: Any):  # type: ignore[no-untyped-def]
-    cid = made["channel"]["id"]
-    base = f"/api/chat/channels/{cid}"
-    if action == "view":
-        return client.get(base)
-    if action == "post":
-        return client.post(f"{base}/messages", {"content": "hello"}, format="json")
-    if action == "escalate":
-        return client.put(f"{base}/escalate", {"reason": "need help"}, format="json")
-    if action == "assign":
-        platform = made["channel"]["type"] == "PLATFORM_SUPPORT"
-        assignee = super_admin.id if platform else org.team.id
-        return client.put(f"{base}/assign", {"assigneeId": assignee}, format="json")
-    if action == "resolve":
-        return client.put(f"{base}/resolve")
-    if action == "archive":
-        return client.delete(base)
-    if action == "ticket":
-        return client.patch(f"{base}/ticket", {"priority": "URGENT"}, format="json")
-    if action == "remove":
-        return client.delete(f"{base}/messages/{made['message']['id']}")
-    if action == "add":
-        return client.post(f"{base}/participants", {"userIds": [org.player2.id]}, format="json")
-    if action == "read":
-        return client.post(f"{base}/read", {"messageId": made["message"]["id"]}, format="json")
-    raise AssertionError(action)
+def _act(client: Any, action: str, made: dict[str, Any], org: Any, super_admin: Any) -> Any:
+    base = f"/api/chat/channels/{made['channel']['id']}"
+    message_id = made["message"]["id"]
+    platform = made["channel"]["type"] == "PLATFORM_SUPPORT"
+    assignee = super_admin.id if platform else org.team.id
+    requests: dict[str, tuple[str, str, dict[str, Any] | None]] = {
+        "view": ("get", base, None),
+        "post": ("post", f"{base}/messages", {"content": "hello"}),
+        "escalate": ("put", f"{base}/escalate", {"reason": "need help"}),
+        "assign": ("put", f"{base}/assign", {"assigneeId": assignee}),
+        "resolve": ("put", f"{base}/resolve", None),
+        "archive": ("delete", base, None),
+        "ticket": ("patch", f"{base}/ticket", {"priority": "URGENT"}),
+        "remove": ("delete", f"{base}/messages/{message_id}", None),
+        "add": ("post", f"{base}/participants", {"userIds": [org.player2.id]}),
+        "read": ("post", f"{base}/read", {"messageId": message_id}),
+    }
+    method, path, body = requests[action]
+    if body is None:
+        return getattr(client, method)(path)
+    return getattr(client, method)(path, body, format="json")
 
 
 def _snapshot(channel_id: str, platform: bool) -> tuple[Any, ...]:
@@ -233,3 +228,21 @@ def test_matrix(actor, action, channel, expected, people, org, super_admin, clie
     if expected >= 400:
         assert set(response.json()) == {"error"}
         assert _snapshot(made["channel"]["id"], platform) == before, "a refusal changed state"
+
+
+def test_staff_added_after_opening_hold_the_role_they_hold_when_added_at_opening(org, client_for):
+    """A management-team member added to a support ticket later is its ADMIN, as when
+    included at opening, and so may escalate it."""
+    player = client_for(org.tenant, org.player)
+    admin = client_for(org.tenant, org.admin)
+    ticket = create_channel(player, type="SUPPORT", subject="Scores are wrong")
+    base = f"/api/chat/channels/{ticket['id']}"
+
+    added = admin.post(f"{base}/participants", {"userIds": [org.team.id]}, format="json")
+
+    assert added.status_code == 201, added.json()
+    assert added.json()[0]["role"] == "ADMIN"
+    team = client_for(org.tenant, org.team)
+    escalated = team.put(f"{base}/escalate", {"reason": "Needs the platform"}, format="json")
+    assert escalated.status_code == 200, escalated.json()
+    assert escalated.json()["status"] == "ESCALATED"

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import cast
+
 from drf_spectacular.utils import extend_schema
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
@@ -9,6 +11,8 @@ from rest_framework.views import APIView
 
 from apps.accounts import services
 from apps.accounts.api.serializers import LoginInput, LoginOutput, MeOutput
+from apps.accounts.models import ApiToken
+from apps.accounts.permissions import HostRequest, TenantRequest
 
 
 class LoginApi(APIView):
@@ -18,7 +22,7 @@ class LoginApi(APIView):
     throttle_scope = "login"
 
     @extend_schema(request=LoginInput, responses={200: LoginOutput}, tags=["auth"])
-    def post(self, request: Request) -> Response:
+    def post(self, request: TenantRequest) -> Response:
         data = LoginInput(data=request.data)
         data.is_valid(raise_exception=True)
         raw, token, actor = services.login(
@@ -32,7 +36,7 @@ class LoginApi(APIView):
 
 class MeApi(APIView):
     @extend_schema(responses={200: MeOutput}, tags=["auth"])
-    def get(self, request: Request) -> Response:
+    def get(self, request: HostRequest) -> Response:
         actor = request.actor
         return Response(
             MeOutput({"user": actor.user, "tenant": actor.tenant, "role": actor.role}).data
@@ -42,5 +46,5 @@ class MeApi(APIView):
 class LogoutApi(APIView):
     @extend_schema(request=None, responses={204: None}, tags=["auth"])
     def post(self, request: Request) -> Response:
-        services.token_revoke(token=request.auth)
+        services.token_revoke(token=cast(ApiToken, request.auth))
         return Response(status=204)

@@ -5,23 +5,22 @@ from __future__ import annotations
 from typing import Any
 
 from drf_spectacular.utils import extend_schema
-from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.throttling import UserRateThrottle
 from rest_framework.views import APIView
 
+from apps.accounts.permissions import HostRequest
 from apps.chat import selectors, services
+from apps.chat.api.bodies import channel_detail_body, history_body
 from apps.chat.api.serializers import (
     AssignInput,
     ChannelCreateInput,
     ChannelDetailOutput,
     ChannelFilterInput,
     ChannelListOutput,
-    ChannelOutput,
     EscalateInput,
     HistoryInput,
     MessageCreateInput,
-    MessageOutput,
     MessagePageOutput,
     ParticipantOutput,
     ParticipantsAddInput,
@@ -31,12 +30,13 @@ from apps.chat.api.serializers import (
     UnreadOutput,
 )
 from apps.chat.locate import channel_located
+from apps.chat.payloads import ChannelOutput, MessageOutput
 from apps.core.api import validated
 
 TAGS = ["chat"]
 
 
-def _channel(request: Request, channel_id: str) -> Response:
+def _channel(request: HostRequest, channel_id: str) -> Response:
     """The channel as the caller now sees it (status, ticket, unread)."""
     with channel_located(request.actor, channel_id) as located:
         channel = selectors.channel_read_state(located=located)
@@ -55,7 +55,7 @@ class ChannelListApi(APIView):
         tags=TAGS,
         summary="Your channels, newest activity first, with unreadCount and lastMessage",
     )
-    def get(self, request: Request) -> Response:
+    def get(self, request: HostRequest) -> Response:
         filters = validated(ChannelFilterInput, request.query_params)
         channels = selectors.channel_list(
             actor=request.actor,
@@ -71,7 +71,7 @@ class ChannelListApi(APIView):
         tags=TAGS,
         summary="Open a channel (a PLATFORM_SUPPORT ticket is stored on the platform)",
     )
-    def post(self, request: Request) -> Response:
+    def post(self, request: HostRequest) -> Response:
         data = validated(ChannelCreateInput, request.data)
         channel = services.channel_create(
             actor=request.actor,
@@ -85,7 +85,7 @@ class ChannelListApi(APIView):
         return _created_channel(request, channel.pk)
 
 
-def _created_channel(request: Request, channel_id: Any) -> Response:
+def _created_channel(request: HostRequest, channel_id: Any) -> Response:
     response = _channel(request, str(channel_id))
     response.status_code = 201
     return response
@@ -97,20 +97,15 @@ class ChannelDetailApi(APIView):
         tags=TAGS,
         summary="Channel, participants and newest messages",
     )
-    def get(self, request: Request, channel_id: str) -> Response:
-        with channel_located(request.actor, channel_id) as located:
-            body = dict(ChannelOutput(selectors.channel_read_state(located=located)).data)
-            participants = selectors.channel_participants(located=located)
-            body["participants"] = ParticipantOutput(participants, many=True).data
-            body["messages"] = MessagePageOutput(selectors.message_page(located=located)).data
-        return Response(body)
+    def get(self, request: HostRequest, channel_id: str) -> Response:
+        return Response(channel_detail_body(request.actor, channel_id))
 
     @extend_schema(
         responses={200: ChannelOutput},
         tags=TAGS,
         summary="Archive (read-only from now on; not a delete)",
     )
-    def delete(self, request: Request, channel_id: str) -> Response:
+    def delete(self, request: HostRequest, channel_id: str) -> Response:
         services.channel_archive(actor=request.actor, channel_id=channel_id)
         return _channel(request, channel_id)
 
@@ -125,16 +120,8 @@ class MessagesApi(APIView):
         tags=TAGS,
         summary="History: before=<messageId> pages back; after=<messageId> resumes forward",
     )
-    def get(self, request: Request, channel_id: str) -> Response:
-        params = validated(HistoryInput, request.query_params)
-        with channel_located(request.actor, channel_id) as located:
-            page = selectors.message_page(
-                located=located,
-                before=params.get("before"),
-                after=params.get("after"),
-                limit=params["limit"],
-            )
-            return Response(MessagePageOutput(page).data)
+    def get(self, request: HostRequest, channel_id: str) -> Response:
+        return Response(history_body(request.actor, channel_id, request.query_params))
 
     @extend_schema(
         request=MessageCreateInput,
@@ -142,7 +129,7 @@ class MessagesApi(APIView):
         tags=TAGS,
         summary="Send a message",
     )
-    def post(self, request: Request, channel_id: str) -> Response:
+    def post(self, request: HostRequest, channel_id: str) -> Response:
         data = validated(MessageCreateInput, request.data)
         message = services.message_send(
             actor=request.actor, channel_id=channel_id, content=data["content"]
@@ -157,7 +144,7 @@ class MessageRemoveApi(APIView):
         tags=TAGS,
         summary="Moderator removes a tournament message (kept, marked removed)",
     )
-    def delete(self, request: Request, channel_id: str, message_id: str) -> Response:
+    def delete(self, request: HostRequest, channel_id: str, message_id: str) -> Response:
         message = services.message_remove(
             actor=request.actor, channel_id=channel_id, message_id=message_id
         )
@@ -171,7 +158,7 @@ class EscalateApi(APIView):
         tags=TAGS,
         summary="Escalate to the platform's super admins",
     )
-    def put(self, request: Request, channel_id: str) -> Response:
+    def put(self, request: HostRequest, channel_id: str) -> Response:
         data = validated(EscalateInput, request.data)
         services.channel_escalate(actor=request.actor, channel_id=channel_id, reason=data["reason"])
         return _channel(request, channel_id)
@@ -184,7 +171,7 @@ class AssignApi(APIView):
         tags=TAGS,
         summary="Assign to an admin or management-team member",
     )
-    def put(self, request: Request, channel_id: str) -> Response:
+    def put(self, request: HostRequest, channel_id: str) -> Response:
         data = validated(AssignInput, request.data)
         services.channel_assign(
             actor=request.actor, channel_id=channel_id, assignee_id=data["assigneeId"]
@@ -194,7 +181,7 @@ class AssignApi(APIView):
 
 class ResolveApi(APIView):
     @extend_schema(request=None, responses={200: ChannelOutput}, tags=TAGS, summary="Mark resolved")
-    def put(self, request: Request, channel_id: str) -> Response:
+    def put(self, request: HostRequest, channel_id: str) -> Response:
         services.channel_resolve(actor=request.actor, channel_id=channel_id)
         return _channel(request, channel_id)
 
@@ -206,7 +193,7 @@ class TicketApi(APIView):
         tags=TAGS,
         summary="Change a ticket's status, priority or category",
     )
-    def patch(self, request: Request, channel_id: str) -> Response:
+    def patch(self, request: HostRequest, channel_id: str) -> Response:
         data = validated(TicketUpdateInput, request.data)
         services.ticket_update(actor=request.actor, channel_id=channel_id, **data)
         return _channel(request, channel_id)
@@ -219,7 +206,7 @@ class ReadApi(APIView):
         tags=TAGS,
         summary="Mark read up to a message",
     )
-    def post(self, request: Request, channel_id: str) -> Response:
+    def post(self, request: HostRequest, channel_id: str) -> Response:
         data = validated(ReadInput, request.data)
         participant = services.read_mark(
             actor=request.actor, channel_id=channel_id, message_id=data["messageId"]
@@ -234,7 +221,7 @@ class ParticipantsApi(APIView):
         tags=TAGS,
         summary="Add members of the organisation",
     )
-    def post(self, request: Request, channel_id: str) -> Response:
+    def post(self, request: HostRequest, channel_id: str) -> Response:
         data = validated(ParticipantsAddInput, request.data)
         added = services.participants_add(
             actor=request.actor, channel_id=channel_id, user_ids=data["userIds"], role=data["role"]
@@ -251,5 +238,5 @@ class UnreadApi(APIView):
     @extend_schema(
         responses={200: UnreadOutput}, tags=TAGS, summary="Total unread, for the navbar badge"
     )
-    def get(self, request: Request) -> Response:
+    def get(self, request: HostRequest) -> Response:
         return Response(UnreadOutput(selectors.unread_total(actor=request.actor)).data)

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
-from apps.chat.api.serializers import ChannelDetailOutput, ChannelOutput, UserBrief
+from apps.chat.api.serializers import ChannelDetailOutput
 from apps.chat.models import TicketCategory, TicketPriority, TicketStatus
+from apps.chat.payloads import ChannelOutput, UserBrief
 from apps.core.fields import StrictCharField
-from apps.platform.audit import Action
-from apps.platform.models import EscalationState
+from apps.records.audit import Action
+from apps.records.models import EscalationState
 from apps.tenancy.models import TenantStatus
 from apps.tenancy.services import tenant_host
 

@@ -5,8 +5,7 @@ escalated tenant channels are reached through their escalation."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
-from contextlib import contextmanager
-from typing import Any
+from typing import Any, cast
 
 from asgiref.sync import sync_to_async
 from django.http import StreamingHttpResponse
@@ -16,22 +15,16 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from apps.accounts.actors import Actor
-from apps.accounts.permissions import IsHostMember
-from apps.accounts.selectors import actor_for
-from apps.chat import selectors as chat_selectors
+from apps.accounts.permissions import HostRequest, IsHostMember
 from apps.chat import services as chat_services
+from apps.chat.api.bodies import channel_detail_body, history_body
 from apps.chat.api.serializers import (
-    ChannelOutput,
     HistoryInput,
     MessageCreateInput,
-    MessageOutput,
     MessagePageOutput,
-    ParticipantOutput,
 )
-from apps.chat.locate import channel_located
+from apps.chat.payloads import MessageOutput
 from apps.core.api import validated
-from apps.core.exceptions import Conflict, Forbidden, NotFound
 from apps.platform import export, selectors, services
 from apps.platform.api.serializers import (
     AuditListInput,
@@ -52,23 +45,17 @@ from apps.platform.api.serializers import (
     TicketPageOutput,
     TicketQueueInput,
 )
-from apps.platform.models import Escalation, EscalationState
 
 TAGS = ["console"]
 
 
 class IsConsole(IsHostMember):
-    """A platform super admin, on the platform's own host."""
+    """A platform super admin, on the platform's own host (`services.require_console`)."""
 
     def has_permission(self, request: Request, view: Any) -> bool:
         if not super().has_permission(request, view):
             return False
-        if not request.tenant.is_public:
-            self.code, self.message = "console_only", "The console is served on the platform host."
-            return False
-        if not request.actor.is_super_admin:
-            self.code, self.message = "super_admin_only", "Only platform super admins."
-            return False
+        services.require_console(cast(HostRequest, request).actor)
         return True
 
 
@@ -87,7 +74,7 @@ class TenantsApi(ConsoleApi):
         tags=TAGS,
         summary="Tenants by slug, with member, channel and open-ticket counts",
     )
-    def get(self, request: Request) -> Response:
+    def get(self, request: HostRequest) -> Response:
         params = validated(TenantListInput, request.query_params)
         page = selectors.tenant_page(**params)
         return Response(TenantPageOutput(page).data)
@@ -98,7 +85,7 @@ class TenantsApi(ConsoleApi):
         tags=TAGS,
         summary="Provision a tenant: schema, domain <slug>.<base domain>, first tenant admin",
     )
-    def post(self, request: Request) -> Response:
+    def post(self, request: HostRequest) -> Response:
         data = validated(TenantCreateInput, request.data)
         result = services.tenant_create(
             actor=request.actor,
@@ -107,7 +94,7 @@ class TenantsApi(ConsoleApi):
             admin_email=data["adminEmail"],
             admin_name=data.get("adminName"),
         )
-        selectors.tenant_detail(result.tenant)
+        result.tenant = selectors.tenant_detail(result.tenant)
         return Response(TenantCreatedOutput(result).data, status=201)
 
 
@@ -115,7 +102,7 @@ class TenantApi(ConsoleApi):
     @extend_schema(
         responses={200: ConsoleTenantOutput}, tags=TAGS, summary="One tenant, with counts"
     )
-    def get(self, request: Request, slug: str) -> Response:
+    def get(self, request: HostRequest, slug: str) -> Response:
         tenant = selectors.tenant_detail(services.tenant_get(slug))
         return Response(ConsoleTenantOutput(tenant).data)
 
@@ -125,7 +112,7 @@ class TenantApi(ConsoleApi):
         tags=TAGS,
         summary='Delete a tenant and drop its schema; body {"confirm": "<slug>"}',
     )
-    def delete(self, request: Request, slug: str) -> Response:
+    def delete(self, request: HostRequest, slug: str) -> Response:
         data = validated(DeleteInput, request.data)
         services.tenant_delete(actor=request.actor, slug=slug, confirm=data["confirm"])
         return Response(status=204)
@@ -138,7 +125,7 @@ class TenantSuspendApi(ConsoleApi):
         tags=TAGS,
         summary="Suspend: its hosts answer 403 tenant_suspended, its sockets are closed",
     )
-    def put(self, request: Request, slug: str) -> Response:
+    def put(self, request: HostRequest, slug: str) -> Response:
         data = validated(SuspendInput, request.data)
         tenant = services.tenant_suspend(actor=request.actor, slug=slug, reason=data["reason"])
         return Response(ConsoleTenantOutput(selectors.tenant_detail(tenant)).data)
@@ -148,16 +135,20 @@ class TenantReactivateApi(ConsoleApi):
     @extend_schema(
         request=None, responses={200: ConsoleTenantOutput}, tags=TAGS, summary="Reactivate"
     )
-    def put(self, request: Request, slug: str) -> Response:
+    def put(self, request: HostRequest, slug: str) -> Response:
         tenant = services.tenant_reactivate(actor=request.actor, slug=slug)
         return Response(ConsoleTenantOutput(selectors.tenant_detail(tenant)).data)
+
+
+def _next_piece(pieces: Iterator[str]) -> str | None:
+    return next(pieces, None)
 
 
 async def _streamed(first: str, rest: Iterator[str]) -> AsyncIterator[bytes]:
     """Each piece is read in the worker thread Django uses for this request's database
     work; the server sends it before the next one is read."""
     yield first.encode()
-    while (piece := await sync_to_async(next)(rest, None)) is not None:
+    while (piece := await sync_to_async(_next_piece)(rest)) is not None:
         yield piece.encode()
 
 
@@ -168,7 +159,7 @@ class TenantExportApi(ConsoleApi):
         summary="The tenant's chat data as one JSON document, streamed (members, channels "
         "with messages, platform tickets, escalations)",
     )
-    def get(self, request: Request, slug: str) -> StreamingHttpResponse:
+    def get(self, request: HostRequest, slug: str) -> StreamingHttpResponse:
         pieces = export.tenant_export(actor=request.actor, slug=slug)
         first = next(pieces)  # checks access and the tenant before anything is sent
         response = StreamingHttpResponse(_streamed(first, pieces), content_type="application/json")
@@ -182,7 +173,7 @@ class FiguresApi(ConsoleApi):
         tags=TAGS,
         summary="Platform figures: tenants, active channels, open tickets, escalations waiting",
     )
-    def get(self, request: Request) -> Response:
+    def get(self, request: HostRequest) -> Response:
         return Response(FiguresOutput(selectors.platform_figures()).data)
 
 
@@ -197,7 +188,7 @@ class TicketQueueApi(ConsoleApi):
         summary="Platform-support queue, most urgent first. Work a ticket with the chat "
         "endpoints on this host: messages, assign, ticket, resolve",
     )
-    def get(self, request: Request) -> Response:
+    def get(self, request: HostRequest) -> Response:
         params = validated(TicketQueueInput, request.query_params)
         page = selectors.ticket_queue(
             user_id=request.actor.user.pk,
@@ -216,48 +207,9 @@ class TicketQueueApi(ConsoleApi):
 # --- escalations -------------------------------------------------------------------------
 
 
-def _escalation(request: Request, escalation_id: int) -> tuple[Escalation, Actor]:
-    """The escalation, and the super admin as an actor of its tenant."""
-    escalation = (
-        Escalation.objects.select_related("tenant", "escalated_by").filter(pk=escalation_id).first()
-    )
-    if escalation is None:
-        raise NotFound("Escalation not found.")
-    actor = actor_for(user=request.actor.user, tenant=escalation.tenant)
-    assert actor is not None  # a super admin has an actor on every host
-    return escalation, actor
-
-
-def _closed(escalation: Escalation) -> Conflict:
-    return Conflict(
-        f"This escalation is already closed ({escalation.state}).", code="escalation_closed"
-    )
-
-
-@contextmanager
-def _while_open(escalation: Escalation) -> Iterator[None]:
-    """Refuses a closed escalation with 409, also when another super admin closed it
-    between this check and the action (the action then finds the channel no longer
-    escalated, and refuses)."""
-    if escalation.state != EscalationState.OPEN:
-        raise _closed(escalation)
-    try:
-        yield
-    except Forbidden:
-        escalation.refresh_from_db()
-        if escalation.state != EscalationState.OPEN:
-            raise _closed(escalation) from None
-        raise
-
-
-def _escalation_body(escalation: Escalation, actor: Actor) -> dict[str, Any]:
-    with channel_located(actor, escalation.channel_id) as located:
-        channel = dict(ChannelOutput(chat_selectors.channel_read_state(located=located)).data)
-        participants = chat_selectors.channel_participants(located=located)
-        channel["participants"] = ParticipantOutput(participants, many=True).data
-        page = chat_selectors.message_page(located=located)
-        channel["messages"] = MessagePageOutput(page).data
-    return {"escalation": EscalationOutput(escalation).data, "channel": channel}
+def _escalation_body(found: selectors.ConsoleEscalation) -> dict[str, Any]:
+    channel = channel_detail_body(found.actor, found.escalation.channel_id)
+    return {"escalation": EscalationOutput(found.escalation).data, "channel": channel}
 
 
 class EscalationsApi(ConsoleApi):
@@ -268,7 +220,7 @@ class EscalationsApi(ConsoleApi):
         tags=TAGS,
         summary="Escalations across all tenants (the public index), newest first",
     )
-    def get(self, request: Request) -> Response:
+    def get(self, request: HostRequest) -> Response:
         params = validated(EscalationListInput, request.query_params)
         page = selectors.escalation_list(**params)
         return Response(EscalationPageOutput({"escalations": page.items, "total": page.total}).data)
@@ -280,9 +232,9 @@ class EscalationApi(ConsoleApi):
         tags=TAGS,
         summary="An escalation with its tenant channel, participants and newest messages",
     )
-    def get(self, request: Request, escalation_id: int) -> Response:
-        escalation, actor = _escalation(request, escalation_id)
-        return Response(_escalation_body(escalation, actor))
+    def get(self, request: HostRequest, escalation_id: int) -> Response:
+        found = selectors.escalation_for(actor=request.actor, escalation_id=escalation_id)
+        return Response(_escalation_body(found))
 
 
 class EscalationMessagesApi(ConsoleApi):
@@ -292,17 +244,10 @@ class EscalationMessagesApi(ConsoleApi):
         tags=TAGS,
         summary="The escalated channel's history (before=/after= cursors)",
     )
-    def get(self, request: Request, escalation_id: int) -> Response:
-        escalation, actor = _escalation(request, escalation_id)
-        params = validated(HistoryInput, request.query_params)
-        with channel_located(actor, escalation.channel_id) as located:
-            page = chat_selectors.message_page(
-                located=located,
-                before=params.get("before"),
-                after=params.get("after"),
-                limit=params["limit"],
-            )
-            return Response(MessagePageOutput(page).data)
+    def get(self, request: HostRequest, escalation_id: int) -> Response:
+        found = selectors.escalation_for(actor=request.actor, escalation_id=escalation_id)
+        channel_id = found.escalation.channel_id
+        return Response(history_body(found.actor, channel_id, request.query_params))
 
     @extend_schema(
         request=MessageCreateInput,
@@ -310,11 +255,11 @@ class EscalationMessagesApi(ConsoleApi):
         tags=TAGS,
         summary="Reply in the tenant's channel as SUPER_ADMIN",
     )
-    def post(self, request: Request, escalation_id: int) -> Response:
-        escalation, actor = _escalation(request, escalation_id)
+    def post(self, request: HostRequest, escalation_id: int) -> Response:
+        found = selectors.escalation_for(actor=request.actor, escalation_id=escalation_id)
         data = validated(MessageCreateInput, request.data)
         message = chat_services.message_send(
-            actor=actor, channel_id=escalation.channel_id, content=data["content"]
+            actor=found.actor, channel_id=found.escalation.channel_id, content=data["content"]
         )
         return Response(MessageOutput(message).data, status=201)
 
@@ -326,12 +271,10 @@ class EscalationResolveApi(ConsoleApi):
         tags=TAGS,
         summary="Resolve the escalated channel (and its ticket)",
     )
-    def put(self, request: Request, escalation_id: int) -> Response:
-        escalation, actor = _escalation(request, escalation_id)
-        with _while_open(escalation):
-            chat_services.channel_resolve(actor=actor, channel_id=escalation.channel_id)
-        escalation.refresh_from_db()
-        return Response(_escalation_body(escalation, actor))
+    def put(self, request: HostRequest, escalation_id: int) -> Response:
+        found = selectors.escalation_for(actor=request.actor, escalation_id=escalation_id)
+        services.escalation_resolve(actor=found.actor, escalation=found.escalation)
+        return Response(_escalation_body(found))
 
 
 class EscalationReturnApi(ConsoleApi):
@@ -341,15 +284,13 @@ class EscalationReturnApi(ConsoleApi):
         tags=TAGS,
         summary="Hand the channel back to the tenant's staff (de-escalate), with a note",
     )
-    def put(self, request: Request, escalation_id: int) -> Response:
-        escalation, actor = _escalation(request, escalation_id)
+    def put(self, request: HostRequest, escalation_id: int) -> Response:
+        found = selectors.escalation_for(actor=request.actor, escalation_id=escalation_id)
         data = validated(DeescalateInput, request.data)
-        with _while_open(escalation):
-            chat_services.channel_deescalate(
-                actor=actor, channel_id=escalation.channel_id, note=data["note"]
-            )
-        escalation.refresh_from_db()
-        return Response(_escalation_body(escalation, actor))
+        services.escalation_return(
+            actor=found.actor, escalation=found.escalation, note=data["note"]
+        )
+        return Response(_escalation_body(found))
 
 
 # --- audit -------------------------------------------------------------------------------
@@ -362,7 +303,7 @@ class AuditApi(ConsoleApi):
         tags=TAGS,
         summary="The audit log, newest first (before=<id> pages back)",
     )
-    def get(self, request: Request) -> Response:
+    def get(self, request: HostRequest) -> Response:
         params = validated(AuditListInput, request.query_params)
         page = selectors.audit_page(
             tenant=params.get("tenant"),

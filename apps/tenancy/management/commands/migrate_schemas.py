@@ -16,7 +16,8 @@ Options that change what migrate does (an app label or target, --fake, --plan, -
 from __future__ import annotations
 
 import time
-from typing import Any
+from collections.abc import Callable
+from typing import Any, cast
 
 from django.conf import settings
 from django_tenants.management.commands.migrate_schemas import (
@@ -97,4 +98,5 @@ class Command(MigrateSchemasCommand):
         if codename is None:
             parallel = count > 1 and settings.TENANT_MULTIPROCESSING_MAX_PROCESSES > 1
             codename = "multiprocessing" if parallel else "standard"
-        return GET_EXECUTOR_FUNCTION(codename=codename)(self.args, self.options)
+        executor_for = cast("Callable[..., Any]", GET_EXECUTOR_FUNCTION)
+        return executor_for(codename=codename)(self.args, self.options)

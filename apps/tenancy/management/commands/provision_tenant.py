@@ -34,7 +34,7 @@ class Command(BaseCommand):
             details = "; ".join(f"{k}: {' '.join(v)}" for k, v in (error.fields or {}).items())
             raise CommandError(f"{error.message} {details}".strip()) from None
         self.stdout.write(result.host)
-        if result.admin_password:
+        if result.admin is not None and result.admin_password:
             self.stderr.write(
                 f"New tenant admin {result.admin.email}, initial password: {result.admin_password}"
             )

@@ -54,8 +54,8 @@ class Command(BaseCommand):
                     membership_set(user=user, tenant=tenant, role=role)
                     accounts.append((email, role.value, tenant_host(slug)))
         self.stdout.write(f"Demo accounts (password: {DEMO_PASSWORD}):")
-        for email, role, host in accounts:
-            self.stdout.write(f"  {email:<24} {role:<16} {host}")
+        for email, role_name, host in accounts:
+            self.stdout.write(f"  {email:<24} {role_name:<16} {host}")
         port = settings.SERVER_PORT
         self.stdout.write(
             "\nTry:\n"

@@ -13,12 +13,15 @@ from django.db import connection
 from django_tenants.utils import schema_context, schema_exists
 
 from apps.accounts.models import Membership, User
+from apps.accounts.selectors import actor_for
+from apps.chat import services as chat_services
 from apps.chat.models import Channel, ChannelStatus, Message
-from apps.platform.models import AuditEntry, Escalation, EscalationState
+from apps.core.exceptions import Conflict, Forbidden
+from apps.records.models import AuditEntry, Escalation, EscalationState
 from apps.tenancy.models import Domain, Tenant
 from apps.tenancy.services import tenant_provision
-from tests.chat.conftest import Org, create_channel, support_ticket
-from tests.conftest import PASSWORD
+from tests.chat.conftest import create_channel, support_ticket
+from tests.conftest import PASSWORD, Org
 
 CONSOLE_ENDPOINTS = [
     ("get", "/api/console/tenants"),
@@ -275,10 +278,11 @@ def test_export_holds_the_tenants_chat_data_and_nothing_else(
 
 
 def test_delete_needs_the_slug_repeated_then_drops_everything(
-    console: Any, client_for: Any, make_user: Any, super_admin: User
+    console: Any, client_for: Any, org: Org, super_admin: User
 ) -> None:
     doomed = tenant_provision(slug="doomed", name="Doomed", admin_email="a@doomed.test").tenant
     admin = User.objects.get(email="a@doomed.test")
+    kept = support_ticket(client_for(org.tenant, org.player), subject="Acme keeps this")
     create_channel(client_for(doomed, admin), type="PLATFORM_SUPPORT", subject="Goodbye")
     support_ticket(client_for(doomed, admin))
 
@@ -307,8 +311,11 @@ def test_delete_needs_the_slug_repeated_then_drops_everything(
         == 404
     )
     # Acme is untouched.
+    assert schema_exists("acme")
     with schema_context("acme"):
-        Channel.objects.count()
+        assert list(Channel.objects.values_list("subject", flat=True)) == [kept["subject"]]
+    mine = client_for(org.tenant, org.player).get(f"/api/chat/channels/{kept['id']}")
+    assert mine.status_code == 200
 
 
 # --- figures -----------------------------------------------------------------------------
@@ -537,17 +544,44 @@ def test_console_hands_an_escalation_back(
 
 
 def test_only_escalated_channels_can_be_handed_back(
-    console: Any, client_for: Any, org: Org
+    console: Any, client_for: Any, org: Org, super_admin: User
 ) -> None:
     ticket = _escalated(client_for, org)
     escalation = Escalation.objects.get(channel_id=ticket["id"])
-    console.put(f"/api/console/escalations/{escalation.pk}/return")
+    assert console.put(f"/api/console/escalations/{escalation.pk}/return").status_code == 200
+
     refused = console.put(f"/api/console/escalations/{escalation.pk}/return")
+
     assert refused.status_code == 409 and _error(refused) == "escalation_closed"
-    # Tenant admins cannot hand back an escalation themselves.
-    _escalated(client_for, org, "Another")
+    on_acme = actor_for(user=super_admin, tenant=org.tenant)
+    assert on_acme is not None
+    with pytest.raises(Conflict) as not_escalated:
+        chat_services.channel_deescalate(actor=on_acme, channel_id=ticket["id"])
+    assert not_escalated.value.code == "not_escalated"
+    _channel_status(ticket["id"], ChannelStatus.ACTIVE)
+
+
+def test_tenant_admins_cannot_hand_an_escalation_back(
+    client_for: Any, org: Org, super_admin: User
+) -> None:
+    ticket = _escalated(client_for, org)
+    admin = actor_for(user=org.admin, tenant=org.tenant)
+    assert admin is not None
+
+    with pytest.raises(Forbidden):
+        chat_services.channel_deescalate(actor=admin, channel_id=ticket["id"])
+
+    _channel_status(ticket["id"], ChannelStatus.ESCALATED)
+    assert Escalation.objects.get(channel_id=ticket["id"]).state == EscalationState.OPEN
+    on_host = client_for(org.tenant, org.admin)
+    escalation = Escalation.objects.get(channel_id=ticket["id"])
+    from_host = on_host.put(f"/api/console/escalations/{escalation.pk}/return")
+    assert from_host.status_code == 403 and _error(from_host) == "console_only"
+
+
+def _channel_status(channel_id: str, status: str) -> None:
     with schema_context("acme"):
-        assert Channel.objects.filter(status=ChannelStatus.ESCALATED).count() == 1
+        assert Channel.objects.get(pk=channel_id).status == status
 
 
 def test_super_admins_see_only_the_hosts_escalated_channels(

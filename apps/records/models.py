@@ -1,4 +1,7 @@
-"""Public-schema records about tenant objects, referenced by (tenant, id)."""
+"""Public-schema records about tenant objects, referenced by (tenant, id). Chat writes
+them and the console reads them; they live only in the public schema, so they cannot
+be chat's tables (those exist in every tenant schema). The tables keep the names they
+were created with."""
 
 from __future__ import annotations
 
@@ -32,6 +35,7 @@ class Escalation(models.Model):
     closed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
+        db_table = "platform_escalation"
         indexes = [
             models.Index(fields=["state", "-escalated_at"], name="escalation_state_idx"),
             models.Index(fields=["tenant", "channel_id"], name="escalation_tenant_channel_idx"),
@@ -57,6 +61,7 @@ class AuditEntry(models.Model):
     details = models.JSONField(default=dict, blank=True)
 
     class Meta:
+        db_table = "platform_auditentry"
         indexes = [
             models.Index(fields=["tenant_slug", "-id"], name="audit_tenant_idx"),
             models.Index(fields=["action", "-id"], name="audit_action_idx"),

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from apps.accounts.models import User
-from apps.platform.models import AuditEntry
+from apps.records.models import AuditEntry
 from apps.tenancy.models import Tenant
 
 

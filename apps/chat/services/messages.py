@@ -1,0 +1,155 @@
+"""Messages: sending, moderation and read state."""
+
+from __future__ import annotations
+
+from django.db import transaction
+from django.utils import timezone
+
+from apps.accounts.actors import Actor
+from apps.chat import events, policy
+from apps.chat.locate import PUBLIC, Located, channel_located
+from apps.chat.models import (
+    Message,
+    Participant,
+    ParticipantRole,
+    SenderType,
+)
+from apps.chat.payloads import message_payload
+from apps.chat.services.escalations import _audit
+from apps.chat.services.tickets import _ticket_after_message
+from apps.chat.services.timeline import _announce, _append, _tenant_schema, _user_groups
+from apps.core.exceptions import InvalidInput, NotFound
+from apps.records.audit import Action
+
+MAX_CONTENT = 10_000
+
+
+def content_clean(content: object) -> str:
+    """Message text is stored exactly as sent: 1 to 10,000 characters, not blank."""
+    if not isinstance(content, str):
+        raise InvalidInput(
+            "Message content must be text.", fields={"content": ["Must be a string."]}
+        )
+    if not content.strip():
+        raise InvalidInput("Message content is empty.", fields={"content": ["May not be blank."]})
+    if len(content) > MAX_CONTENT:
+        raise InvalidInput(
+            "Message content is too long.",
+            fields={"content": [f"At most {MAX_CONTENT} characters."]},
+        )
+    return content
+
+
+def sender_type_of(actor: Actor) -> SenderType:
+    if actor.is_super_admin:
+        return SenderType.SUPER_ADMIN
+    assert actor.role is not None  # everyone else acts through a membership
+    return SenderType(actor.role)
+
+
+def _mark_read_to(participant: Participant | None, seq: int) -> None:
+    if participant is not None and seq > participant.last_read_seq:
+        participant.last_read_seq = seq
+        participant.last_read_at = timezone.now()
+        participant.save(update_fields=["last_read_seq", "last_read_at"])
+
+
+def message_send(*, actor: Actor, channel_id: object, content: object) -> Message:
+    text = content_clean(content)
+    with transaction.atomic(), channel_located(actor, channel_id, lock=True) as located:
+        channel = located.channel
+        policy.can_post(actor, located).enforce()
+        if located.participant is None:
+            # A super admin answering a platform ticket from the console joins it.
+            located.participant = Participant.objects.create(
+                channel=channel, user=actor.user, role=ParticipantRole.ADMIN
+            )
+        message = _append(
+            channel, content=text, sender=actor.user, sender_type=sender_type_of(actor)
+        )
+        _mark_read_to(located.participant, message.seq)
+        _announce(located, message)
+        _badges_after_message(actor, located, message)
+        _ticket_after_message(actor, located)
+        _audit(
+            actor,
+            located,
+            Action.TICKET_REPLIED,
+            Action.ESCALATION_REPLIED,
+            messageId=message.pk,
+        )
+    return message
+
+
+def _badges_after_message(actor: Actor, located: Located, message: Message) -> None:
+    """Every other participant's badge moves, whether or not they joined the room: one
+    layer message per host, which each process fans out to its own sockets."""
+    channel = located.channel
+    readers = Participant.objects.filter(channel=channel).exclude(user=actor.user)
+    events.publish_badges(
+        schemas=[_tenant_schema(actor, channel), PUBLIC],
+        channel_id=channel.pk,
+        seq=message.seq,
+        readers=list(readers.values_list("user_id", "last_read_seq")),
+    )
+
+
+def message_remove(*, actor: Actor, channel_id: object, message_id: object) -> Message:
+    """Moderation in TOURNAMENT channels: the message is kept, marked removed."""
+    with transaction.atomic(), channel_located(actor, channel_id, lock=True) as located:
+        channel = located.channel
+        policy.can_remove_message(actor, located).enforce()
+        try:
+            message = Message.objects.select_for_update().get(
+                channel=channel, pk=int(str(message_id))
+            )
+        except (ValueError, Message.DoesNotExist):
+            raise NotFound("Message not found.") from None
+        if message.removed_at is None:
+            message.removed_at = timezone.now()
+            message.removed_by = actor.user
+            message.save(update_fields=["removed_at", "removed_by"])
+            events.publish(
+                "message_removed",
+                message_payload(message),
+                groups=[events.channel_group(located.schema, channel.pk)],
+            )
+    return message
+
+
+def read_mark(*, actor: Actor, channel_id: object, message_id: object) -> Participant:
+    """Read state moves forward only: marking an older message read changes nothing."""
+    with transaction.atomic(), channel_located(actor, channel_id) as located:
+        policy.can_mark_read(actor, located).enforce()
+        participant = located.participant
+        assert participant is not None
+        try:
+            seq = Message.objects.values_list("seq", flat=True).get(
+                channel=located.channel, pk=int(str(message_id))
+            )
+        except (ValueError, Message.DoesNotExist):
+            raise InvalidInput(
+                "Unknown message.", fields={"messageId": ["No such message in this channel."]}
+            ) from None
+        participant = Participant.objects.select_for_update().get(pk=participant.pk)
+        if seq > participant.last_read_seq:
+            _mark_read_to(participant, seq)
+            channel = located.channel
+            data = {
+                "channelId": str(channel.pk),
+                "userId": actor.user.pk,
+                "messageId": int(str(message_id)),
+                "seq": seq,
+                "unreadCount": max(channel.last_seq - seq, 0),
+            }
+            events.publish(
+                "message_read", data, groups=[events.channel_group(located.schema, channel.pk)]
+            )
+            # The reader's other tabs and devices update their badge.
+            events.publish(
+                "unread_changed",
+                {"channelId": data["channelId"], "unreadCount": data["unreadCount"]},
+                groups=_user_groups(actor, channel, [actor.user.pk]),
+            )
+        participant.unread_count = max(located.channel.last_seq - participant.last_read_seq, 0)
+    return participant
