@@ -142,14 +142,24 @@ if not REDIS_URL and RUNNING_TESTS and local_port_answers(port=6379):
     # The suite runs against the machine's Redis when one answers (as CI's does).
     REDIS_URL = "redis://127.0.0.1:6379/0"
 
+if RUNNING_TESTS:
+    # Deployments (and test runs) that share one Redis keep apart by prefix; the servers
+    # a test starts inherit the run's.
+    os.environ.setdefault("REDIS_PREFIX", f"test{os.getpid()}")
+REDIS_PREFIX = os.environ.get("REDIS_PREFIX", "")
+
 if REDIS_URL:
     CACHES = {
-        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": REDIS_PREFIX,
+        }
     }
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
-            "CONFIG": {"hosts": [REDIS_URL]},
+            "CONFIG": {"hosts": [REDIS_URL], "prefix": f"{REDIS_PREFIX}asgi"},
         }
     }
 else:

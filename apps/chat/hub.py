@@ -141,6 +141,9 @@ class Hub:
                 self.dispatch(message)
             except Exception:
                 logger.exception("Could not dispatch %s", message.get("type"))
+            # Let the sockets' writers run between events, so a burst that arrives at
+            # once is not mistaken for a client that stopped reading.
+            await asyncio.sleep(0)
 
     def dispatch(self, message: dict[str, Any]) -> None:
         kind = message["type"]

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from base64 import urlsafe_b64decode, urlsafe_b64encode
 from dataclasses import dataclass
+from datetime import datetime
+from uuid import UUID
 
 from django.db.models import Count, F, FilteredRelation, Q, Sum
 from django_tenants.utils import schema_context
@@ -14,6 +17,8 @@ from apps.core.exceptions import InvalidInput
 
 PAGE_SIZE = 50
 MAX_PAGE_SIZE = 100
+CHANNEL_PAGE_SIZE = 50
+MAX_CHANNEL_PAGE_SIZE = 200
 
 
 def _with_read_state(channel: Channel, participant: Participant | None) -> Channel:
@@ -22,15 +27,50 @@ def _with_read_state(channel: Channel, participant: Participant | None) -> Chann
     return channel
 
 
+@dataclass(frozen=True)
+class ChannelCursor:
+    """Where a page of the channel list ends: its last channel's activity time and id."""
+
+    last_activity_at: datetime
+    id: UUID
+
+    def encode(self) -> str:
+        raw = f"{self.last_activity_at.isoformat()}|{self.id}".encode()
+        return urlsafe_b64encode(raw).decode().rstrip("=")
+
+    @classmethod
+    def decode(cls, text: str) -> ChannelCursor:
+        try:
+            raw = urlsafe_b64decode(text + "=" * (-len(text) % 4)).decode()
+            at, _, pk = raw.partition("|")
+            when = datetime.fromisoformat(at)
+            if when.tzinfo is None:
+                raise ValueError(at)
+            return cls(last_activity_at=when, id=UUID(pk))
+        except ValueError:
+            raise InvalidInput(
+                "Unknown cursor.", fields={"cursor": ["Use the `next` of a previous page."]}
+            ) from None
+
+
+@dataclass
+class ChannelPage:
+    channels: list[Channel]
+    next: ChannelCursor | None
+
+
 def channel_list(
     *,
     actor: Actor,
     type: str | None = None,
     status: str | None = None,
     context_id: str | None = None,
-) -> list[Channel]:
-    """The actor's channels, most recently active first, each with `unread_count` and
-    `last_message`: one query per schema, whatever the number of channels."""
+    after: ChannelCursor | None = None,
+    limit: int = CHANNEL_PAGE_SIZE,
+) -> ChannelPage:
+    """A page of the actor's channels, most recently active first (ties by id), each with
+    `unread_count` and `last_message`: one query per schema, whatever the number of
+    channels; `after` continues from a previous page's `next`."""
     filters = {}
     if type:
         filters["type"] = type
@@ -38,25 +78,36 @@ def channel_list(
         filters["status"] = status
     if context_id:
         filters["context_id"] = context_id
+    keyset = Q()
+    if after is not None:
+        keyset = Q(last_activity_at__lt=after.last_activity_at) | Q(
+            last_activity_at=after.last_activity_at, id__lt=after.id
+        )
     channels: list[Channel] = []
     for schema, allowed in visible_scopes(actor):
         with schema_context(schema):
             mine = FilteredRelation("participants", condition=Q(participants__user=actor.user))
             rows = (
-                Channel.objects.filter(allowed, **filters)
+                Channel.objects.filter(allowed, keyset, **filters)
                 .annotate(mine=mine)
                 .annotate(my_read_seq=F("mine__last_read_seq"), mine_role=F("mine__role"))
                 .select_related(
                     "ticket", "assigned_to", "tenant", "last_message", "last_message__sender"
                 )
+                .order_by("-last_activity_at", "-id")[: limit + 1]
             )
             for channel in rows:
                 read = channel.my_read_seq
                 channel.unread_count = channel.last_seq - read if read is not None else 0
                 channel.my_role = channel.mine_role
                 channels.append(channel)
-    channels.sort(key=lambda c: c.last_activity_at, reverse=True)
-    return channels
+    channels.sort(key=lambda c: (c.last_activity_at, c.id), reverse=True)
+    page, more = channels[:limit], len(channels) > limit
+    last = page[-1] if more else None
+    return ChannelPage(
+        channels=page,
+        next=ChannelCursor(last_activity_at=last.last_activity_at, id=last.id) if last else None,
+    )
 
 
 def unread_total(*, actor: Actor) -> dict[str, int]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from django_tenants.utils import schema_context
 
 from apps.chat.models import Channel, Message
@@ -245,3 +246,34 @@ def test_ticket_update(org, client_for):
     assert response.status_code == 200
     assert response.json()["ticket"]["status"] == "WAITING_ON_USER"
     assert response.json()["ticket"]["priority"] == "URGENT"
+
+
+def test_channel_list_pages_follow_the_cursor_across_schemas(org, other_org, client_for):
+    """Pages of `limit` channels, newest activity first, tenant channels and platform
+    tickets merged; following `next` lists each channel once, and only the caller's."""
+    admin = client_for(org.tenant, org.admin)
+    opened = [
+        create_channel(admin, type="TEAM", participantIds=[org.team.id], subject=f"T{i}")
+        for i in range(4)
+    ]
+    opened.append(create_channel(admin, type="PLATFORM_SUPPORT", subject="Billing"))
+    create_channel(client_for(other_org.tenant, other_org.admin), type="TEAM", subject="Theirs")
+
+    seen: list[str] = []
+    query = "?limit=2"
+    while True:
+        body = admin.get(f"/api/chat/channels{query}").json()
+        assert len(body["channels"]) <= 2
+        seen += [channel["id"] for channel in body["channels"]]
+        if body["next"] is None:
+            break
+        query = f"?limit=2&cursor={body['next']}"
+
+    assert seen == [channel["id"] for channel in reversed(opened)]
+
+
+@pytest.mark.parametrize("query", ["?cursor=nonsense", "?cursor=MjAyNnxub3Q", "?limit=0"])
+def test_channel_list_refuses_bad_paging(org, client_for, query):
+    response = client_for(org.tenant, org.admin).get(f"/api/chat/channels{query}")
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "validation_error"

@@ -16,7 +16,12 @@ from apps.chat.models import (
     TicketStatus,
 )
 from apps.chat.payloads import ChannelOutput, MessageOutput, UserBrief
-from apps.chat.selectors import MAX_PAGE_SIZE, PAGE_SIZE
+from apps.chat.selectors import (
+    CHANNEL_PAGE_SIZE,
+    MAX_CHANNEL_PAGE_SIZE,
+    MAX_PAGE_SIZE,
+    PAGE_SIZE,
+)
 from apps.core.fields import StrictCharField
 
 
@@ -43,6 +48,9 @@ class ChannelDetailOutput(ChannelOutput):
 
 class ChannelListOutput(serializers.Serializer):
     channels = ChannelOutput(many=True)
+    next = serializers.CharField(
+        allow_null=True, help_text="The `cursor` of the next page; null on the last page."
+    )
 
 
 class UnreadOutput(serializers.Serializer):
@@ -63,6 +71,10 @@ class ChannelFilterInput(serializers.Serializer):
     type = serializers.ChoiceField(choices=ChannelType.choices, required=False)
     status = serializers.ChoiceField(choices=ChannelStatus.choices, required=False)
     contextId = serializers.CharField(max_length=100, required=False)
+    cursor = serializers.CharField(max_length=200, required=False)
+    limit = serializers.IntegerField(
+        min_value=1, max_value=MAX_CHANNEL_PAGE_SIZE, default=CHANNEL_PAGE_SIZE
+    )
 
 
 class ChannelCreateInput(serializers.Serializer):

@@ -53,17 +53,22 @@ class ChannelListApi(APIView):
         responses={200: ChannelListOutput},
         operation_id="chat_channels_list",
         tags=TAGS,
-        summary="Your channels, newest activity first, with unreadCount and lastMessage",
+        summary="Your channels, newest activity first, with unreadCount and lastMessage; "
+        "`limit` a page (50, at most 200), `cursor=<next>` for the next",
     )
     def get(self, request: HostRequest) -> Response:
         filters = validated(ChannelFilterInput, request.query_params)
-        channels = selectors.channel_list(
+        cursor = filters.get("cursor")
+        page = selectors.channel_list(
             actor=request.actor,
             type=filters.get("type"),
             status=filters.get("status"),
             context_id=filters.get("contextId"),
+            after=selectors.ChannelCursor.decode(cursor) if cursor else None,
+            limit=filters["limit"],
         )
-        return Response(ChannelListOutput({"channels": channels}).data)
+        body = {"channels": page.channels, "next": page.next.encode() if page.next else None}
+        return Response(ChannelListOutput(body).data)
 
     @extend_schema(
         request=ChannelCreateInput,

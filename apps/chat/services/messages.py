@@ -64,12 +64,16 @@ def message_send(*, actor: Actor, channel_id: object, content: object) -> Messag
             located.participant = Participant.objects.create(
                 channel=channel, user=actor.user, role=ParticipantRole.ADMIN
             )
-        message = _append(
-            channel, content=text, sender=actor.user, sender_type=sender_type_of(actor)
+        appended = _append(
+            channel,
+            content=text,
+            sender=actor.user,
+            sender_type=sender_type_of(actor),
+            author=located.participant,
         )
-        _mark_read_to(located.participant, message.seq)
+        message = appended.message
         _announce(located, message)
-        _badges_after_message(actor, located, message)
+        _badges_after_message(actor, located, message, appended.readers)
         _ticket_after_message(actor, located)
         _audit(
             actor,
@@ -81,16 +85,17 @@ def message_send(*, actor: Actor, channel_id: object, content: object) -> Messag
     return message
 
 
-def _badges_after_message(actor: Actor, located: Located, message: Message) -> None:
+def _badges_after_message(
+    actor: Actor, located: Located, message: Message, readers: list[tuple[int, int]]
+) -> None:
     """Every other participant's badge moves, whether or not they joined the room: one
     layer message per host, which each process fans out to its own sockets."""
     channel = located.channel
-    readers = Participant.objects.filter(channel=channel).exclude(user=actor.user)
     events.publish_badges(
         schemas=[_tenant_schema(actor, channel), PUBLIC],
         channel_id=channel.pk,
         seq=message.seq,
-        readers=list(readers.values_list("user_id", "last_read_seq")),
+        readers=readers,
     )
 
 

@@ -4,14 +4,23 @@ last-message fields) and SYSTEM entries, and announcing them."""
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 
+from django.db import connection
 from django.utils import timezone
 
 from apps.accounts.actors import Actor
 from apps.accounts.models import User
 from apps.chat import events
 from apps.chat.locate import PUBLIC, Located
-from apps.chat.models import Channel, ChannelType, Message, MessageKind, SenderType
+from apps.chat.models import (
+    Channel,
+    ChannelType,
+    Message,
+    MessageKind,
+    Participant,
+    SenderType,
+)
 from apps.chat.payloads import message_payload
 
 
@@ -29,6 +38,38 @@ def _user_groups(actor: Actor, channel: Channel, user_ids: Iterable[int]) -> lis
     return groups
 
 
+@dataclass
+class Appended:
+    message: Message
+    readers: list[tuple[int, int]]  # every other participant: (user id, last read seq)
+
+
+# One round trip: the message, the channel's last-message fields, the author's read mark,
+# and the other participants' read marks (for their badges), all in the caller's
+# transaction on the row-locked channel.
+_APPEND_SQL = """
+WITH new_message AS (
+    INSERT INTO chat_message
+        (channel_id, seq, sender_id, sender_type, kind, content, created_at, removed_at,
+         removed_by_id)
+    VALUES (%(channel)s, %(seq)s, %(sender)s, %(sender_type)s, %(kind)s, %(content)s,
+            %(now)s, NULL, NULL)
+    RETURNING id
+), moved_channel AS (
+    UPDATE chat_channel
+    SET last_seq = %(seq)s, last_message_id = (SELECT id FROM new_message),
+        last_activity_at = %(now)s, updated_at = %(now)s
+    WHERE id = %(channel)s
+), read_by_author AS (
+    UPDATE chat_participant SET last_read_seq = %(seq)s, last_read_at = %(now)s
+    WHERE id = %(participant)s AND last_read_seq < %(seq)s
+)
+SELECT (SELECT id FROM new_message),
+       ARRAY(SELECT ARRAY[user_id, last_read_seq] FROM chat_participant
+             WHERE channel_id = %(channel)s AND user_id IS DISTINCT FROM %(sender)s)
+"""
+
+
 def _append(
     channel: Channel,
     *,
@@ -36,24 +77,43 @@ def _append(
     sender: User | None,
     sender_type: SenderType,
     kind: MessageKind = MessageKind.USER,
-) -> Message:
-    """Adds a message to a row-locked channel: the next sequence number, and the channel's
-    last-message fields, in the caller's transaction."""
+    author: Participant | None = None,
+) -> Appended:
+    """Adds a message to a row-locked channel: the next sequence number, the channel's
+    last-message fields and, given the `author`'s participant row, their read mark."""
     now = timezone.now()
-    channel.last_seq += 1
-    message = Message.objects.create(
+    seq = channel.last_seq + 1
+    params = {
+        "channel": channel.pk,
+        "seq": seq,
+        "sender": sender.pk if sender else None,
+        "sender_type": str(sender_type),
+        "kind": str(kind),
+        "content": content,
+        "now": now,
+        "participant": author.pk if author else None,
+    }
+    with connection.cursor() as cursor:
+        cursor.execute(_APPEND_SQL, params)
+        message_id, readers = cursor.fetchone()
+    message = Message(
+        id=message_id,
         channel=channel,
-        seq=channel.last_seq,
+        seq=seq,
         sender=sender,
         sender_type=sender_type,
         kind=kind,
         content=content,
         created_at=now,
     )
+    message._state.adding = False
+    message._state.db = connection.alias
+    channel.last_seq = seq
     channel.last_message = message
-    channel.last_activity_at = now
-    channel.save(update_fields=["last_seq", "last_message", "last_activity_at", "updated_at"])
-    return message
+    channel.last_activity_at = channel.updated_at = now
+    if author is not None and author.last_read_seq < seq:
+        author.last_read_seq, author.last_read_at = seq, now
+    return Appended(message=message, readers=[(user, read) for user, read in readers])
 
 
 def _announce(located: Located, message: Message) -> None:
@@ -71,7 +131,7 @@ def _system(located: Located, text: str) -> Message:
         sender=None,
         sender_type=SenderType.SYSTEM,
         kind=MessageKind.SYSTEM,
-    )
+    ).message
     _announce(located, message)
     return message
 

@@ -1,0 +1,166 @@
+"""Delivery through each process's hub: badges coalesced per socket and kept per tenant,
+slow sockets closed instead of buffering without bound, senders' messages in order, and
+rate limits that say when to retry."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from channels.db import database_sync_to_async
+
+from apps.accounts.models import Membership, Role
+from apps.chat.hub import hub
+from tests.chat.conftest import create_channel, support_ticket
+from tests.chat.test_websocket import (
+    _drain,
+    _keep_test_connection,  # noqa: F401  (autouse: the sockets share the test transaction)
+    closed_with,
+    commit,
+    connect,
+    expect,
+    receive,
+    run,
+    send,
+)
+
+
+def _post(client: Any, cid: str, content: str) -> Any:
+    return client.post(f"/api/chat/channels/{cid}/messages", {"content": content}, format="json")
+
+
+def test_badges_are_coalesced_to_the_latest_count(org, client_for):
+    player = client_for(org.tenant, org.player)
+    cid = support_ticket(player)["id"]
+    _drain()
+
+    async def scenario() -> None:
+        admin = await connect(org.tenant, org.admin)  # joins nothing
+        for n in range(5):
+            await database_sync_to_async(_post)(player, cid, f"m{n}")
+            await commit()
+        # The first arrives at once; the next four within a second, as one frame.
+        assert await expect(admin, "unread_changed") == {"channelId": cid, "unreadCount": 1}
+        assert await expect(admin, "unread_changed") == {"channelId": cid, "unreadCount": 5}
+        assert await admin.receive_nothing(timeout=1.2)
+        await admin.disconnect()
+
+    run(scenario)
+
+
+def test_badges_stay_on_the_tenant_they_belong_to(org, other_org, client_for):
+    """The same person, a member of two tenants, with a socket on each host: acme's
+    message moves the badge on acme's socket only."""
+    Membership.objects.create(user=org.player, tenant=other_org.tenant, role=Role.PARTICIPANT)
+    admin = client_for(org.tenant, org.admin)
+    tour = create_channel(admin, type="TOURNAMENT", contextId="c", participantIds=[org.player.id])
+    _drain()
+
+    async def scenario() -> None:
+        on_acme = await connect(org.tenant, org.player)
+        on_globex = await connect(other_org.tenant, org.player)
+        await database_sync_to_async(_post)(admin, tour["id"], "acme only")
+        await commit()
+        badge = await expect(on_acme, "unread_changed")
+        assert badge == {"channelId": tour["id"], "unreadCount": 1}
+        assert await on_globex.receive_nothing(timeout=0.5)
+        await on_acme.disconnect()
+        await on_globex.disconnect()
+
+    run(scenario)
+
+
+def test_a_socket_that_does_not_read_is_closed_and_others_go_on(org, client_for, settings):
+    settings.WS_SEND_QUEUE = 5
+    cid = support_ticket(client_for(org.tenant, org.player))["id"]
+    _drain()
+
+    async def scenario() -> None:
+        player = await connect(org.tenant, org.player)
+        admin = await connect(org.tenant, org.admin)
+        for socket in (player, admin):
+            await send(socket, "join_channel", channelId=cid)
+            await expect(socket, "joined")
+        # The admin's client stops reading: its frames pile up on the server.
+        [slow] = hub().users[("acme", org.admin.id)]
+        stuck = asyncio.Event()
+
+        async def never_sent(text_data: str | None = None, **_: Any) -> None:
+            await stuck.wait()
+
+        slow.send = never_sent  # type: ignore[method-assign]
+        for n in range(10):
+            await send(player, "send_message", channelId=cid, content=f"m{n}")
+        for _ in range(10):
+            await expect(player, "message_sent")
+        await commit()
+        assert await closed_with(admin) == 4408
+        seqs = [(await expect(player, "new_message"))["seq"] for _ in range(10)]
+        assert seqs == list(range(1, 11))  # in order, and the fast socket missed nothing
+        await player.disconnect()
+
+    run(scenario)
+
+
+def test_rate_limited_frames_say_when_to_retry(org, client_for, settings):
+    settings.WS_RATE_FRAMES = 3
+    cid = support_ticket(client_for(org.tenant, org.player))["id"]
+    _drain()
+
+    async def scenario() -> None:
+        socket = await connect(org.tenant, org.player)
+        for _ in range(3):
+            await send(socket, "leave_channel", channelId=cid)
+            await expect(socket, "left")
+        await send(socket, "leave_channel", channelId=cid, ref="r")
+        error = await expect(socket, "error")
+        assert error["code"] == "rate_limited" and error["ref"] == "r"
+        assert 0 < error["retryAfter"] <= 5
+        await socket.disconnect()
+
+    run(scenario)
+
+
+def test_the_hub_subscribes_once_per_group_and_lets_go(org, client_for):
+    cid = support_ticket(client_for(org.tenant, org.player))["id"]
+    _drain()
+
+    async def scenario() -> None:
+        sockets = [await connect(org.tenant, org.player) for _ in range(3)]
+        for socket in sockets:
+            await send(socket, "join_channel", channelId=cid)
+            await expect(socket, "joined")
+        local = hub()
+        room = next(group for group in local.groups if ".ch." in group)
+        assert len(local.groups[room]) == 3
+        await send(sockets[0], "leave_channel", channelId=cid)
+        await expect(sockets[0], "left")
+        assert len(local.groups[room]) == 2
+        for socket in sockets:
+            await socket.disconnect()
+        assert room not in local.groups and local.sockets == 0
+
+    run(scenario)
+
+
+def test_frames_in_flight_are_not_lost_when_many_arrive_at_once(org, client_for):
+    cid = support_ticket(client_for(org.tenant, org.player))["id"]
+    _drain()
+
+    async def scenario() -> None:
+        player = await connect(org.tenant, org.player)
+        admin = await connect(org.tenant, org.admin)
+        for socket in (player, admin):
+            await send(socket, "join_channel", channelId=cid)
+            await expect(socket, "joined")
+        for n in range(25):
+            await send(player, "send_message", channelId=cid, content=f"m{n}")
+        for _ in range(25):
+            await expect(player, "message_sent")
+        await commit()
+        frames = [await receive(admin) for _ in range(25)]
+        assert [f["data"]["seq"] for f in frames] == list(range(1, 26))
+        await player.disconnect()
+        await admin.disconnect()
+
+    run(scenario)
