@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any
 from uuid import UUID
 
 from django.conf import settings
@@ -87,8 +88,9 @@ def _member_lookup_sql(*, platform: bool, lock: bool) -> str:
 
 def _member_located(actor: Actor, pk: UUID, *, lock: bool) -> Located | None:
     """The fast path of `channel_located` for members, on the current schema."""
-    platform = tenant_connection().schema_name == PUBLIC
-    params: list[object] = [actor.user.pk, pk]
+    schema = str(tenant_connection().schema_name)
+    platform = schema == PUBLIC
+    params: list[Any] = [actor.user.pk, pk]
     if platform:
         params.append(actor.tenant.pk)
     with connection.cursor() as cursor:
@@ -101,7 +103,7 @@ def _member_located(actor: Actor, pk: UUID, *, lock: bool) -> Located | None:
     participant_fields = [f.attname for f in Participant._meta.concrete_fields]
     participant = Participant.from_db(connection.alias, participant_fields, row[len(fields) :])
     participant.channel = channel
-    return Located(channel=channel, participant=participant, schema=tenant_connection().schema_name)
+    return Located(channel=channel, participant=participant, schema=schema)
 
 
 @contextmanager

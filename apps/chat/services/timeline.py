@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from django.db import connection
 from django.utils import timezone
@@ -83,7 +84,7 @@ def _append(
     last-message fields and, given the `author`'s participant row, their read mark."""
     now = timezone.now()
     seq = channel.last_seq + 1
-    params = {
+    params: dict[str, Any] = {
         "channel": channel.pk,
         "seq": seq,
         "sender": sender.pk if sender else None,
