@@ -29,7 +29,8 @@ seed: migrate
 	$(BIN)/python manage.py seed_demo
 
 run: seed
-	$(BIN)/uvicorn config.asgi:application --host $(HOST) --port $(PORT) --lifespan off
+	$(BIN)/uvicorn config.asgi:application --host $(HOST) --port $(PORT) --lifespan off \
+		--ws-per-message-deflate false
 
 test: install-dev
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

@@ -112,6 +112,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
         self.sent_at: deque[float] = deque()
         self.typing_expiry: dict[str, asyncio.Task[None]] = {}
         self.outbox: deque[str] = deque()
+        self.outbox_limit = settings.WS_SEND_QUEUE
         self.writer: asyncio.Task[None] | None = None
         self.closing = False
         self.badges: dict[str, int] = {}
@@ -288,7 +289,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
         WS_SEND_QUEUE frames is closed with 4408; it resyncs with `sync` on reconnect."""
         if self.closing:
             return
-        if len(self.outbox) >= settings.WS_SEND_QUEUE:
+        if len(self.outbox) >= self.outbox_limit:
             self._too_slow()
             return
         self.outbox.append(frame)
@@ -298,7 +299,8 @@ class ChatConsumer(AsyncWebsocketConsumer):
     async def _write(self) -> None:
         try:
             while self.outbox:
-                await self.send(text_data=self.outbox.popleft())
+                # Straight to the server: the frame is JSON text already.
+                await self.base_send({"type": "websocket.send", "text": self.outbox.popleft()})
         except Exception:  # the connection went away; disconnect() cleans up
             self.outbox.clear()
         finally:

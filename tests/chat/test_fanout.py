@@ -84,11 +84,14 @@ def test_a_socket_that_does_not_read_is_closed_and_others_go_on(org, client_for,
         # The admin's client stops reading: its frames pile up on the server.
         [slow] = hub().users[("acme", org.admin.id)]
         stuck = asyncio.Event()
+        send_to_server = slow.base_send
 
-        async def never_sent(text_data: str | None = None, **_: Any) -> None:
-            await stuck.wait()
+        async def stops_at_frames(message: dict[str, Any]) -> None:
+            if message["type"] == "websocket.send":
+                await stuck.wait()
+            await send_to_server(message)
 
-        slow.send = never_sent  # type: ignore[method-assign]
+        slow.base_send = stops_at_frames
         for n in range(10):
             await send(player, "send_message", channelId=cid, content=f"m{n}")
         for _ in range(10):
