@@ -1,5 +1,6 @@
 """Two server processes sharing PostgreSQL and Redis: a message sent through one reaches a
-client connected to the other. Real uvicorn processes, real sockets, loopback only."""
+client connected to the other, in order; each process keeps to its connection pool. Real
+uvicorn processes, real sockets, loopback only."""
 
 from __future__ import annotations
 
@@ -10,8 +11,10 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +33,7 @@ from tests.conftest import database_url
 
 ROOT = Path(__file__).resolve().parents[2]
 PASSWORD = "two-processes-pass"
+POOL_SIZE = 3
 
 pytestmark = pytest.mark.skipif(
     not settings.REDIS_URL, reason="needs Redis: processes share events through it"
@@ -83,6 +87,9 @@ def servers(people: Any, django_db_blocker: Any) -> Iterator[list[int]]:
         **os.environ,
         "DATABASE_URL": database_url(),
         "REDIS_URL": settings.REDIS_URL,
+        "DB_POOL_MIN_SIZE": "1",
+        "DB_POOL_MAX_SIZE": str(POOL_SIZE),
+        "WS_RATE_FRAMES": "1000",
     }
     ports = [_free_port(), _free_port()]
     processes = [
@@ -173,3 +180,89 @@ def test_message_through_one_process_reaches_a_client_of_the_other(servers, peop
     message = asyncio.run(scenario())
     assert message["content"] == "across processes"
     assert message["sender"]["id"] == people["player"].id
+
+
+def _tokens(servers: list[int], people: dict[str, User]) -> tuple[str, str]:
+    one, other = servers
+    login = "/api/auth/login"
+    admin = _rest(one, "POST", login, {"email": people["admin"].email, "password": PASSWORD})
+    player = _rest(other, "POST", login, {"email": people["player"].email, "password": PASSWORD})
+    return admin["token"], player["token"]
+
+
+def test_a_burst_from_one_socket_arrives_complete_and_in_order_on_the_other_process(
+    servers, people
+):
+    """The sender's process runs database work on several threads; its messages still
+    reach a client of the other process once each, in sequence order."""
+    one, other = servers
+    admin, player = _tokens(servers, people)
+    channel = _rest(one, "POST", "/api/chat/channels", {"type": "SUPPORT", "subject": "b"}, player)
+    count = 40
+
+    async def scenario() -> list[int]:
+        async with (
+            websockets.connect(
+                f"ws://acme.localhost:{other}/ws/chat/?token={admin}", host="127.0.0.1"
+            ) as reader,
+            websockets.connect(
+                f"ws://acme.localhost:{one}/ws/chat/?token={player}", host="127.0.0.1"
+            ) as writer,
+        ):
+            await reader.send(
+                json.dumps({"event": "join_channel", "data": {"channelId": channel["id"]}})
+            )
+            assert json.loads(await asyncio.wait_for(reader.recv(), 5))["event"] == "joined"
+            for n in range(count):
+                data = {"channelId": channel["id"], "content": f"burst {n}"}
+                await writer.send(json.dumps({"event": "send_message", "data": data}))
+            seqs: list[int] = []
+            while len(seqs) < count:
+                frame = json.loads(await asyncio.wait_for(reader.recv(), 10))
+                if frame["event"] == "new_message":
+                    seqs.append(frame["data"]["seq"])
+            return seqs
+
+    seqs = asyncio.run(scenario())
+    assert seqs == sorted(seqs) and len(set(seqs)) == count
+
+
+def _connections_to_test_database() -> int:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+            " AND pid <> pg_backend_pid()"
+        )
+        return int(cursor.fetchone()[0])
+
+
+def test_concurrent_requests_wait_for_a_pooled_connection_instead_of_failing(
+    servers, people, django_db_blocker
+):
+    one, _other = servers
+    admin, _player = _tokens(servers, people)
+    statuses: list[int] = []
+    peak = 0
+
+    def me() -> None:
+        try:
+            _rest(one, "GET", "/api/auth/me", token=admin)
+            statuses.append(200)
+        except urllib.error.HTTPError as error:
+            statuses.append(error.code)
+
+    async def scenario() -> None:
+        nonlocal peak
+        loop = asyncio.get_running_loop()
+        calls = [loop.run_in_executor(pool, me) for _ in range(80)]
+        while not all(call.done() for call in calls):
+            with django_db_blocker.unblock():
+                peak = max(peak, await loop.run_in_executor(None, _connections_to_test_database))
+            await asyncio.sleep(0.02)
+        await asyncio.gather(*calls)
+
+    with ThreadPoolExecutor(max_workers=40) as pool:
+        asyncio.run(scenario())
+    assert statuses == [200] * 80
+    # Both servers' pools, whatever the concurrency (the suite's own connections aside).
+    assert 0 < peak <= 2 * POOL_SIZE
