@@ -179,6 +179,9 @@ WS_SEND_QUEUE = int(os.environ.get("WS_SEND_QUEUE", "1000"))  # frames waiting f
 # Threads running sockets' database work in each process; 0 runs it on Channels' one
 # thread-sensitive thread (the suite does, to share its transaction).
 WS_DB_THREADS = int(os.environ.get("WS_DB_THREADS", "0" if RUNNING_TESTS else "8"))
+# Socket frames needing the database that may wait in a process before new ones are
+# refused with `server_busy`.
+WS_DB_BACKLOG = int(os.environ.get("WS_DB_BACKLOG", "200"))
 
 CORS_ALLOWED_ORIGINS = env_list("CORS_ORIGIN", [])
 CORS_ALLOW_HEADERS = ["authorization", "content-type"]

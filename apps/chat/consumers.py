@@ -23,7 +23,7 @@ from apps.chat import events, selectors, services
 from apps.chat.hub import Hub, hub
 from apps.chat.locate import channel_located
 from apps.chat.payloads import message_payload
-from apps.chat.ws import in_tenant
+from apps.chat.ws import Backlog, in_tenant
 from apps.core.closecodes import CLOSE_FORBIDDEN, CLOSE_TOO_SLOW
 from apps.core.exceptions import ApplicationError, InvalidInput
 from apps.tenancy.models import SUSPENDED_CODE, SUSPENDED_MESSAGE, Tenant, TenantStatus
@@ -76,9 +76,11 @@ def _required(data: dict[str, Any], *names: str) -> list[Any]:
     return [data[name] for name in names]
 
 
-class RateLimited(ApplicationError):
-    def __init__(self, retry_after: float) -> None:
-        super().__init__("Too many frames; slow down.", code="rate_limited")
+class RetryLater(ApplicationError):
+    """Refused for now; the `error` frame says after how many seconds to try again."""
+
+    def __init__(self, message: str, *, code: str, retry_after: float) -> None:
+        super().__init__(message, code=code)
         self.retry_after = retry_after
 
 
@@ -132,7 +134,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
             await self.hub.join(group, self)
         # A suspension that committed after the handshake's check but before joining the
         # tenant's group above would not reach this socket: look once more.
-        if await self._db(_tenant_suspended, self.actor.tenant.pk):
+        if await in_tenant(self.actor.tenant, _tenant_suspended, self.actor.tenant.pk):
             self.close_with(CLOSE_FORBIDDEN, SUSPENDED_CODE, SUSPENDED_MESSAGE)
 
     async def disconnect(self, code: int) -> None:
@@ -166,7 +168,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
             problem: dict[str, Any] = {"code": error.code, "message": error.message}
             if error.fields:
                 problem["fields"] = error.fields
-            if isinstance(error, RateLimited):
+            if isinstance(error, RetryLater):
                 problem["retryAfter"] = error.retry_after
             if ref is not None:
                 problem["ref"] = ref
@@ -198,10 +200,21 @@ class ChatConsumer(AsyncWebsocketConsumer):
         while self.sent_at and now - self.sent_at[0] >= window:
             self.sent_at.popleft()
         if len(self.sent_at) >= settings.WS_RATE_FRAMES:
-            raise RateLimited(retry_after=round(window - (now - self.sent_at[0]), 2))
+            raise RetryLater(
+                "Too many frames; slow down.",
+                code="rate_limited",
+                retry_after=round(window - (now - self.sent_at[0]), 2),
+            )
         self.sent_at.append(now)
 
     async def _db(self, fn: Any, /, *args: Any, **kwargs: Any) -> Any:
+        """Past WS_DB_BACKLOG calls waiting in this process, a frame is refused at once
+        (`server_busy`) rather than queued: past saturation the server keeps serving
+        what it admits at full speed instead of falling behind on everything."""
+        if Backlog.full():
+            raise RetryLater(
+                "The server is busy; retry shortly.", code="server_busy", retry_after=1
+            )
         return await in_tenant(self.actor.tenant, fn, *args, **kwargs)
 
     async def on_join_channel(self, data: dict[str, Any]) -> Reply:

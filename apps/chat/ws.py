@@ -40,15 +40,29 @@ def _db_executor() -> ThreadPoolExecutor:
     return _executor
 
 
+class Backlog:
+    """Socket database calls waiting or running in this process."""
+
+    waiting = 0
+
+    @classmethod
+    def full(cls) -> bool:
+        return cls.waiting >= settings.WS_DB_BACKLOG
+
+
 async def run_db(fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
     """Runs `fn` on one of WS_DB_THREADS threads, so sockets' database work proceeds in
     parallel (each thread borrows a pooled connection for the call). With
     WS_DB_THREADS=0, on Channels' one thread-sensitive thread instead (tests share their
     transaction that way)."""
-    if settings.WS_DB_THREADS <= 0:
-        return await database_sync_to_async(fn)(*args, **kwargs)
-    call = DatabaseSyncToAsync(fn, thread_sensitive=False, executor=_db_executor())
-    return await call(*args, **kwargs)
+    Backlog.waiting += 1
+    try:
+        if settings.WS_DB_THREADS <= 0:
+            return await database_sync_to_async(fn)(*args, **kwargs)
+        call = DatabaseSyncToAsync(fn, thread_sensitive=False, executor=_db_executor())
+        return await call(*args, **kwargs)
+    finally:
+        Backlog.waiting -= 1
 
 
 async def in_tenant(tenant: Tenant, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:

@@ -8,9 +8,11 @@ import asyncio
 from typing import Any
 
 from channels.db import database_sync_to_async
+from django_tenants.utils import schema_context
 
 from apps.accounts.models import Membership, Role
 from apps.chat.hub import hub
+from apps.chat.models import Message
 from tests.chat.conftest import create_channel, support_ticket
 from tests.chat.test_websocket import (
     _drain,
@@ -167,3 +169,30 @@ def test_frames_in_flight_are_not_lost_when_many_arrive_at_once(org, client_for)
         await admin.disconnect()
 
     run(scenario)
+
+
+def test_a_busy_server_refuses_frames_at_once_and_stores_nothing(org, client_for, settings):
+    cid = support_ticket(client_for(org.tenant, org.player))["id"]
+    _drain()
+
+    async def scenario() -> None:
+        socket = await connect(org.tenant, org.player)
+        settings.WS_DB_BACKLOG = 0  # every database call would have to wait
+        await send(socket, "send_message", channelId=cid, content="later", ref=7)
+        error = await expect(socket, "error")
+        assert error == {
+            "code": "server_busy",
+            "message": "The server is busy; retry shortly.",
+            "retryAfter": 1,
+            "ref": 7,
+        }
+        settings.WS_DB_BACKLOG = 200
+        await send(socket, "send_message", channelId=cid, content="now")
+        assert (await expect(socket, "message_sent"))["content"] == "now"
+        await socket.disconnect()
+
+    run(scenario)
+    with schema_context("acme"):
+        assert list(Message.objects.filter(channel_id=cid).values_list("content", flat=True)) == [
+            "now"
+        ]
