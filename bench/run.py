@@ -190,7 +190,7 @@ class Server:
             os.killpg(self.pgid, signal.SIGTERM)
         except ProcessLookupError:
             pass
-        deadline = time.monotonic() + 15
+        deadline = time.monotonic() + 10
         while time.monotonic() < deadline and group_pids(self.pgid):
             time.sleep(0.2)
         if group_pids(self.pgid):
@@ -203,6 +203,32 @@ class Server:
         except subprocess.TimeoutExpired:
             pass
         self.proc = None
+
+
+def cpu_busy(seconds: float = 1.0) -> float:
+    """The machine's busy fraction over `seconds` (/proc/stat)."""
+
+    def sample() -> tuple[int, int]:
+        fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+        idle = fields[3] + fields[4]  # idle, iowait
+        return sum(fields) - idle, sum(fields)
+
+    busy0, total0 = sample()
+    time.sleep(seconds)
+    busy1, total1 = sample()
+    return (busy1 - busy0) / max(1, total1 - total0)
+
+
+def wait_quiet(limit: float = 0.25, max_wait: float = 30) -> float:
+    """Waits (up to `max_wait` s) until the machine is mostly idle, so a scenario does not
+    start while PostgreSQL or a stopped server still works off the previous one."""
+    deadline = time.monotonic() + max_wait
+    busy = cpu_busy()
+    while busy > limit and time.monotonic() < deadline:
+        busy = cpu_busy()
+    if busy > limit:
+        log(f"the machine is still {busy:.0%} busy; going on")
+    return busy
 
 
 def port_open(port: int) -> bool:
@@ -806,7 +832,8 @@ class Bench:
                 " WHERE p.channel_id = c.id",
                 [member],
             )
-        conn.execute(f"ANALYZE {s}.chat_channel, {s}.chat_participant, {s}.chat_message")
+        # Vacuumed now, so autovacuum does not wake up on these tables during later scenarios.
+        conn.execute(f"VACUUM (ANALYZE) {s}.chat_channel, {s}.chat_participant, {s}.chat_message")
 
     def rest_reads(self) -> None:
         seed = self.history_seed()
@@ -1006,6 +1033,8 @@ class Bench:
                 for key in owned[name]:
                     self.note(key, "not run (--only)")
                 continue
+            busy = wait_quiet()
+            self.raw.setdefault("cpu_busy_before", {})[name] = round(busy, 2)
             log(f"--- {name}")
             t0 = time.monotonic()
             try:
