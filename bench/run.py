@@ -95,6 +95,11 @@ class ScenarioError(Exception):
     """A scenario could not produce its figure; the message goes to `notes`."""
 
 
+class ServerStopped(ScenarioError):
+    """The server under test exited before the scenario ended (crashed, or was stopped by
+    something else on the machine); the scenario is run again once."""
+
+
 def log(message: str) -> None:
     print(f"[bench {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 
@@ -177,6 +182,9 @@ class Server:
         raise ScenarioError(
             f"{self.name} did not answer within {timeout:.0f} s; see {self.log_path}"
         )
+
+    def exited(self) -> bool:
+        return self.proc is not None and self.proc.poll() is not None
 
     @property
     def pgid(self) -> int:
@@ -436,17 +444,31 @@ class Bench:
         time.sleep(1.0 if self.workers > 1 else 0.2)  # every worker up, not only the first
         cpu_before = group_cpu_s(server.pgid)
         started = time.monotonic()
+        stopped = None
         try:
             with self.sampler.measuring(label):
                 yield server
+        except ScenarioError as error:
+            if server.exited():
+                stopped = error
+            else:
+                raise
         finally:
+            if stopped is None and server.exited():
+                stopped = ScenarioError("no error from the load")
             elapsed = time.monotonic() - started
             cpu = group_cpu_s(server.pgid) - cpu_before
             self.raw.setdefault("server_cpu", {})[label] = {
                 "cpu_s": round(cpu, 1),
                 "wall_s": round(elapsed, 1),
             }
+            code = server.proc.returncode if server.proc is not None else None
             server.stop()
+        if stopped is not None:
+            raise ServerStopped(
+                f"the server exited during {label} (exit status {code}), crashed or stopped by "
+                f"something else; see {server.log_path} ({stopped})"
+            )
 
     # -- scenarios --
 
@@ -1037,13 +1059,23 @@ class Bench:
             self.raw.setdefault("cpu_busy_before", {})[name] = round(busy, 2)
             log(f"--- {name}")
             t0 = time.monotonic()
-            try:
-                handlers[name]()
-            except ScenarioError as error:
-                log(f"{name} failed: {error}")
-                for key in owned[name] or ["auth_me_200_concurrent"]:
-                    if self.results.get(key) is None:
-                        self.note(key, f"failed: {error}")
+            for attempt in (1, 2):
+                try:
+                    handlers[name]()
+                except ServerStopped as error:
+                    if attempt == 1:
+                        log(f"{name}: {error}; running it again")
+                        self.raw.setdefault("server_stopped", []).append(f"{name}: {error}")
+                        self.note("repeated_scenarios", f"{name}: {error}")
+                        for key in owned[name]:
+                            self.results[key] = None
+                            self.notes.pop(key, None)
+                        wait_quiet()
+                        continue
+                    self.scenario_failed(name, owned[name], error)
+                except ScenarioError as error:
+                    self.scenario_failed(name, owned[name], error)
+                break
             self.raw.setdefault("scenario_s", {})[name] = round(time.monotonic() - t0, 1)
         self.sampler.stopping.set()
         product_peaks = {k: v for k, v in self.sampler.peaks.items()}
@@ -1057,6 +1089,12 @@ class Bench:
         else:
             self.note("db_connections_peak", "no product scenario ran")
         self.raw["elapsed_s"] = round(time.monotonic() - started, 1)
+
+    def scenario_failed(self, name: str, keys: list[str], error: ScenarioError) -> None:
+        log(f"{name} failed: {error}")
+        for key in keys or ["auth_me_200_concurrent"]:
+            if self.results.get(key) is None:
+                self.note(key, f"failed: {error}")
 
     def machine(self) -> dict[str, Any]:
         def first(cmd: list[str]) -> str | None:
