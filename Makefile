@@ -5,7 +5,8 @@ BIN := $(VENV)/bin
 PORT ?= 8000
 HOST ?= 127.0.0.1
 
-.PHONY: run test check install install-dev migrate seed lint bench
+.PHONY: run test check install install-dev migrate seed lint bench bench-quick \
+	bench-channel-list bench-layers bench-provisioning
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -44,7 +45,19 @@ check: lint
 	$(BIN)/lint-imports
 	$(BIN)/python manage.py makemigrations --check --dry-run -v 0
 
+# The load benchmark (README: Benchmarks): BENCH_ARGS="--only ws_fanout,peers --quick".
 bench: install-dev
+	$(BIN)/python bench/run.py $(BENCH_ARGS)
+
+bench-quick: install-dev
+	$(BIN)/python bench/run.py --quick $(BENCH_ARGS)
+
+# Earlier focused benchmarks (README: Channel layer; Tenants; Tests and benchmarks).
+bench-channel-list: install-dev
 	$(BIN)/python bench/channel_list.py
+
+bench-layers: install-dev
 	$(BIN)/python bench/layers.py
+
+bench-provisioning: install-dev
 	$(BIN)/python bench/provisioning.py
