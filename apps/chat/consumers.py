@@ -12,9 +12,11 @@ import asyncio
 import json
 import time
 from collections import deque
+from contextlib import suppress
 from typing import Any
 from uuid import UUID, uuid4
 
+from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
@@ -85,9 +87,6 @@ class RetryLater(ApplicationError):
 
 
 class ChatConsumer(AsyncWebsocketConsumer):
-    # Events reach sockets through their process's hub (apps.chat.hub), not through a
-    # layer channel of each socket's own: this alias names no configured layer.
-    channel_layer_alias = "hub-delivers"
 
     actor: Actor
     hub: Hub
@@ -95,6 +94,16 @@ class ChatConsumer(AsyncWebsocketConsumer):
     schema: str
     user_id: int
     rooms: dict[str, str]  # joined channel id -> its group, checked against the database once
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        """Frames in, one at a time. Events reach the socket through its process's hub
+        (`push`), so there is no layer channel per socket and nothing else to wait on."""
+        self.scope = scope
+        self.channel_layer = None
+        self.base_send = send
+        with suppress(StopConsumer):
+            while True:
+                await self.dispatch(await receive())
 
     async def connect(self) -> None:
         await self.accept()
