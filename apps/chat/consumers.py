@@ -87,7 +87,6 @@ class RetryLater(ApplicationError):
 
 
 class ChatConsumer(AsyncWebsocketConsumer):
-
     actor: Actor
     hub: Hub
     socket_id: str

@@ -87,16 +87,23 @@ def channel_list(
     for schema, allowed in visible_scopes(actor):
         with schema_context(schema):
             mine = FilteredRelation("participants", condition=Q(participants__user=actor.user))
-            rows = (
+            # The page first, from the channel rows alone; then what each of its channels
+            # shows, for those few only (one wide join over every channel of a busy user
+            # costs more to plan and run than the page itself).
+            page_ids = list(
                 Channel.objects.filter(allowed, keyset, **filters)
+                .order_by("-last_activity_at", "-id")
+                .values_list("pk", flat=True)[: limit + 1]
+            )
+            rows = (
+                Channel.objects.filter(pk__in=page_ids)
                 .annotate(mine=mine)
                 .annotate(my_read_seq=F("mine__last_read_seq"), mine_role=F("mine__role"))
                 .select_related(
                     "ticket", "assigned_to", "tenant", "last_message", "last_message__sender"
                 )
-                .order_by("-last_activity_at", "-id")[: limit + 1]
             )
-            for channel in rows:
+            for channel in rows if page_ids else ():
                 read = channel.my_read_seq
                 channel.unread_count = channel.last_seq - read if read is not None else 0
                 channel.my_role = channel.mine_role
