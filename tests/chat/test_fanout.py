@@ -27,6 +27,15 @@ from tests.chat.test_websocket import (
 )
 
 
+async def joined(tenant: Any, users: list[Any], cid: str) -> list[Any]:
+    """A socket for each user, each joined to the channel."""
+    sockets = [await connect(tenant, user) for user in users]
+    for socket in sockets:
+        await send(socket, "join_channel", channelId=cid)
+        await expect(socket, "joined")
+    return sockets
+
+
 def _post(client: Any, cid: str, content: str) -> Any:
     return client.post(f"/api/chat/channels/{cid}/messages", {"content": content}, format="json")
 
@@ -78,11 +87,7 @@ def test_a_socket_that_does_not_read_is_closed_and_others_go_on(org, client_for,
     _drain()
 
     async def scenario() -> None:
-        player = await connect(org.tenant, org.player)
-        admin = await connect(org.tenant, org.admin)
-        for socket in (player, admin):
-            await send(socket, "join_channel", channelId=cid)
-            await expect(socket, "joined")
+        player, admin = await joined(org.tenant, [org.player, org.admin], cid)
         # The admin's client stops reading: its frames pile up on the server.
         [slow] = hub().users[("acme", org.admin.id)]
         stuck = asyncio.Event()
@@ -131,10 +136,7 @@ def test_the_hub_subscribes_once_per_group_and_lets_go(org, client_for):
     _drain()
 
     async def scenario() -> None:
-        sockets = [await connect(org.tenant, org.player) for _ in range(3)]
-        for socket in sockets:
-            await send(socket, "join_channel", channelId=cid)
-            await expect(socket, "joined")
+        sockets = await joined(org.tenant, [org.player] * 3, cid)
         local = hub()
         room = next(group for group in local.groups if ".ch." in group)
         assert len(local.groups[room]) == 3
@@ -153,11 +155,7 @@ def test_frames_in_flight_are_not_lost_when_many_arrive_at_once(org, client_for)
     _drain()
 
     async def scenario() -> None:
-        player = await connect(org.tenant, org.player)
-        admin = await connect(org.tenant, org.admin)
-        for socket in (player, admin):
-            await send(socket, "join_channel", channelId=cid)
-            await expect(socket, "joined")
+        player, admin = await joined(org.tenant, [org.player, org.admin], cid)
         for n in range(25):
             await send(player, "send_message", channelId=cid, content=f"m{n}")
         for _ in range(25):

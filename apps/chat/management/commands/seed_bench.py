@@ -1,4 +1,4 @@
-"""python manage.py seed_bench --rooms R --members M --out FILE [--tenant bench]
+"""python manage.py seed_bench --rooms R --members M --out FILE [--tenant acme]
 
 Sets up a load test without touching internals from outside: a tenant (provisioned when
 missing), R TOURNAMENT channels, M PARTICIPANT users per channel (each user in exactly one
@@ -69,7 +69,9 @@ class Command(BaseCommand):
         parser.add_argument("--rooms", type=int, required=True, help="TOURNAMENT channels.")
         parser.add_argument("--members", type=int, required=True, help="Members per room.")
         parser.add_argument("--out", required=True, help="Where to write the JSON.")
-        parser.add_argument("--tenant", default="bench", help="Tenant slug (default: bench).")
+        parser.add_argument(
+            "--tenant", default="acme", help="Tenant slug (default: acme, the demo tenant)."
+        )
         parser.add_argument("--password", default=DEFAULT_PASSWORD, help="Every bench user's.")
 
     def handle(self, *args: Any, **options: Any) -> None:
