@@ -4,6 +4,9 @@ Client frames: `{"event": name, "data": {...}, "ref"?: any}`, handled by the `on
 methods. Each handled frame gets its reply (`joined`, `left`, `message_sent`, `read`,
 `sync`; typing gets none) carrying the frame's `ref`; a bad frame gets an `error` frame
 with the `ref`, the connection stays open and nothing is stored.
+
+Server frames arrive from the process's hub (`apps.chat.hub`) already encoded, and wait
+in the socket's bounded outbox until its client takes them.
 """
 
 from __future__ import annotations

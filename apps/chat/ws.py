@@ -1,10 +1,10 @@
 """WebSocket plumbing: the tenant from the Host header, the actor from the credential, and
 the one helper through which consumers touch the database.
 
-Under Channels every `database_sync_to_async` call runs on a shared worker thread whose
-connection keeps whatever schema the previous call set; `in_tenant` enters the
-connection's tenant inside that thread for every unit of work, so two tenants' sockets
-interleaving can never read or write each other's schema.
+Sockets' database calls run on a few shared worker threads (`run_db`) whose connections
+keep whatever schema the previous call set; `in_tenant` enters the connection's tenant
+inside the thread for every unit of work, so two tenants' sockets interleaving can never
+read or write each other's schema.
 """
 
 from __future__ import annotations
