@@ -168,7 +168,8 @@ else:
         # One process: the hub's channel takes every event, so it gets room for bursts.
         "default": {
             "BACKEND": "channels.layers.InMemoryChannelLayer",
-            "CONFIG": {"capacity": 10_000},
+            # The hub joins each group once and stays: no expiry of memberships.
+            "CONFIG": {"capacity": 10_000, "group_expiry": 10**9},
         }
     }
 
@@ -179,6 +180,11 @@ WS_SEND_QUEUE = int(os.environ.get("WS_SEND_QUEUE", "1000"))  # frames waiting f
 # Threads running sockets' database work in each process; 0 runs it on Channels' one
 # thread-sensitive thread (the suite does, to share its transaction).
 WS_DB_THREADS = int(os.environ.get("WS_DB_THREADS", "0" if RUNNING_TESTS else "4"))
+if SERVING and 0 < DB_POOL_MAX_SIZE <= WS_DB_THREADS:
+    # Each socket database thread keeps one pooled connection; requests need the rest.
+    raise ImproperlyConfigured(
+        f"WS_DB_THREADS ({WS_DB_THREADS}) must be below DB_POOL_MAX_SIZE ({DB_POOL_MAX_SIZE})"
+    )
 # Socket frames needing the database that may wait in a process before new ones are
 # refused with `server_busy`.
 WS_DB_BACKLOG = int(os.environ.get("WS_DB_BACKLOG", "200"))

@@ -36,6 +36,7 @@ from apps.tenancy.models import SUSPENDED_CODE, SUSPENDED_MESSAGE, Tenant, Tenan
 MAX_FRAME_BYTES = 64 * 1024
 TYPING_TTL = 5.0  # seconds a typing indicator lasts without a new `typing`
 BADGE_INTERVAL = 1.0  # at most one `unread_changed` per channel and socket in this time
+CLOSE_WAIT = 5.0  # seconds a closing socket's client gets to take its last frames
 
 Reply = tuple[str, dict[str, Any]] | None
 
@@ -96,6 +97,8 @@ class ChatConsumer(AsyncWebsocketConsumer):
     schema: str
     user_id: int
     rooms: dict[str, str]  # joined channel id -> its group, checked against the database once
+    closing = False
+    registered = False
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         """Frames in, one at a time. Events reach the socket through its process's hub
@@ -103,9 +106,12 @@ class ChatConsumer(AsyncWebsocketConsumer):
         self.scope = scope
         self.channel_layer = None
         self.base_send = send
-        with suppress(StopConsumer):
-            while True:
-                await self.dispatch(await receive())
+        try:
+            with suppress(StopConsumer):
+                while True:
+                    await self.dispatch(await receive())
+        finally:
+            await self._release()  # also when a handler failed
 
     async def connect(self) -> None:
         await self.accept()
@@ -149,7 +155,11 @@ class ChatConsumer(AsyncWebsocketConsumer):
             self.close_with(CLOSE_FORBIDDEN, SUSPENDED_CODE, SUSPENDED_MESSAGE)
 
     async def disconnect(self, code: int) -> None:
-        if not getattr(self, "registered", False):
+        await self._release()
+
+    async def _release(self) -> None:
+        """Leaves the hub and stops this socket's timers and writer, once."""
+        if not self.registered:
             return
         self.registered = False
         self.closing = True
@@ -164,6 +174,8 @@ class ChatConsumer(AsyncWebsocketConsumer):
     # --- client -> server ------------------------------------------------------------------
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        if self.closing:
+            return  # being closed (too slow, or the tenant was suspended): nothing more
         ref = None
         try:
             event, data, ref = self._parse(text_data)
@@ -335,7 +347,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
         self.outbox.clear()
         if self.writer is not None:
             self.writer.cancel()
-        asyncio.get_running_loop().create_task(self.close(code=CLOSE_TOO_SLOW))
+        self.closer = asyncio.get_running_loop().create_task(self.close(code=CLOSE_TOO_SLOW))
 
     def badge(self, channel_id: str, unread: int) -> None:
         """A message arrived in a channel this socket's user takes part in. A joined room
@@ -364,13 +376,21 @@ class ChatConsumer(AsyncWebsocketConsumer):
         if self.closing:
             return
         self._send("error", {"code": error, "message": message})
+        if self.closing:  # the outbox was full: closed as too slow already
+            return
         self.closing = True
-        asyncio.get_running_loop().create_task(self._close_when_sent(code))
+        self.closer = asyncio.get_running_loop().create_task(self._close_when_sent(code))
 
     async def _close_when_sent(self, code: int) -> None:
         if self.writer is not None:
-            await asyncio.wait([self.writer])
+            await asyncio.wait([self.writer], timeout=CLOSE_WAIT)
         await self.close(code=code)
+
+    def read_up_to(self, channel_id: str, unread: int) -> None:
+        """The user read in that channel (on any socket): the new count now, and no
+        older coalesced count after it."""
+        self.badges.pop(channel_id, None)
+        self._send("unread_changed", {"channelId": channel_id, "unreadCount": unread})
 
     def _send(self, event: str, data: dict[str, Any]) -> None:
         self.push(events.encode(event, data))

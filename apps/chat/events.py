@@ -95,10 +95,19 @@ def send_to_layer(messages: list[tuple[str, dict[str, Any]]]) -> None:
     except RuntimeError:
         running = None
     if running is loop:
-        loop.create_task(_send_all(messages))
+        _spawn(loop, messages)
     else:
         # FIFO: events published one after another leave in that order.
-        loop.call_soon_threadsafe(lambda: loop.create_task(_send_all(messages)))
+        loop.call_soon_threadsafe(_spawn, loop, messages)
+
+
+_sending: set[asyncio.Task[None]] = set()  # the loop keeps only weak references to tasks
+
+
+def _spawn(loop: asyncio.AbstractEventLoop, messages: list[tuple[str, dict[str, Any]]]) -> None:
+    task = loop.create_task(_send_all(messages))
+    _sending.add(task)
+    task.add_done_callback(_sending.discard)
 
 
 def _layer_sink(event: Event) -> None:
@@ -130,6 +139,17 @@ def publish_badges(
     data = {"channelId": str(channel_id), "seq": seq, "readers": [list(r) for r in readers]}
     groups = tuple(hub.badge_group(schema) for schema in dict.fromkeys(schemas))
     _on_commit(Event(name="unread_changed", data=data, groups=groups, kind="hub.badges"))
+
+
+def publish_read(*, channel_id: UUID | str, unread: int, groups: Iterable[str]) -> None:
+    """The reader's sockets get `unread_changed` at once, replacing any coalesced badge
+    update for the channel still waiting on them."""
+    data = {"channelId": str(channel_id), "unreadCount": unread}
+    _on_commit(
+        Event(
+            name="unread_changed", data=data, groups=tuple(dict.fromkeys(groups)), kind="hub.read"
+        )
+    )
 
 
 def close_tenant_sockets(schema: str, *, code: int, error: str, message: str) -> None:

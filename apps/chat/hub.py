@@ -16,6 +16,8 @@ Layer messages (`apps.chat.events` builds them):
   arrived in a channel; each local socket of a listed user on the host of the group's
   schema (`badge_group`) that has not joined the channel gets a coalesced
   `unread_changed`.
+- `hub.read {group, channelId, unreadCount}`: the user read up to a point; each local
+  member of the (user) group sends `unread_changed` now, dropping any coalesced one.
 - `hub.close {group, code, error, message}`: every local member gets an `error` frame and
   is closed with `code`.
 """
@@ -24,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Iterable
 from typing import Any, Protocol
 
 from channels.layers import get_channel_layer
@@ -48,6 +51,8 @@ class Socket(Protocol):
     def push(self, frame: str) -> None: ...
 
     def badge(self, channel_id: str, unread: int) -> None: ...
+
+    def read_up_to(self, channel_id: str, unread: int) -> None: ...
 
     def close_with(self, code: int, error: str, message: str) -> None: ...
 
@@ -103,22 +108,28 @@ class Hub:
 
     async def join(self, group: str, socket: Socket) -> None:
         """Returns once the process receives the group's events."""
-        members = self.groups.get(group)
-        if members is None:
-            members = self.groups[group] = set()
-            ready = self._subscribing[group] = self.loop.create_future()
-            try:
-                await self.layer.group_add(group, self.channel)
-            except BaseException:
-                if not members:
-                    del self.groups[group]
-                raise
-            finally:
-                ready.set_result(None)
-                del self._subscribing[group]
-        elif group in self._subscribing:
-            await asyncio.shield(self._subscribing[group])
-        members.add(socket)
+        while True:
+            members = self.groups.get(group)
+            if members is None:
+                members = self.groups[group] = set()
+                ready = self._subscribing[group] = self.loop.create_future()
+                try:
+                    await self.layer.group_add(group, self.channel)
+                except BaseException:
+                    if not members:
+                        del self.groups[group]
+                    raise
+                finally:
+                    ready.set_result(None)
+                    del self._subscribing[group]
+                members.add(socket)
+                return
+            pending = self._subscribing.get(group)
+            if pending is None:
+                members.add(socket)
+                return
+            await asyncio.shield(pending)
+            # Look again: that subscription may have failed, or its group emptied since.
 
     async def leave(self, group: str, socket: Socket) -> None:
         members = self.groups.get(group)
@@ -146,22 +157,35 @@ class Hub:
             await asyncio.sleep(0)
 
     def dispatch(self, message: dict[str, Any]) -> None:
-        kind = message["type"]
-        members = self.groups.get(message["group"], ())
-        if kind == "hub.frame":
-            frame, skip = message["frame"], message.get("skip")
-            for socket in members:
-                if socket.socket_id != skip:
-                    socket.push(frame)
-        elif kind == "hub.badges":
-            schema = _badge_schema(message["group"])
-            channel_id, seq = message["channelId"], message["seq"]
-            for user_id, last_read in message["readers"]:
-                for socket in self.users.get((schema, user_id), ()):
-                    socket.badge(channel_id, max(seq - last_read, 0))
-        elif kind == "hub.close":
-            for socket in list(members):
-                socket.close_with(message["code"], message["error"], message["message"])
+        deliver = {
+            "hub.frame": self._frame,
+            "hub.badges": self._badges,
+            "hub.read": self._read,
+            "hub.close": self._close,
+        }.get(message["type"])
+        if deliver is not None:
+            deliver(message, self.groups.get(message["group"], ()))
+
+    def _frame(self, message: dict[str, Any], members: Iterable[Socket]) -> None:
+        frame, skip = message["frame"], message.get("skip")
+        for socket in members:
+            if socket.socket_id != skip:
+                socket.push(frame)
+
+    def _badges(self, message: dict[str, Any], members: Iterable[Socket]) -> None:
+        schema = _badge_schema(message["group"])
+        channel_id, seq = message["channelId"], message["seq"]
+        for user_id, last_read in message["readers"]:
+            for socket in self.users.get((schema, user_id), ()):
+                socket.badge(channel_id, max(seq - last_read, 0))
+
+    def _read(self, message: dict[str, Any], members: Iterable[Socket]) -> None:
+        for socket in members:
+            socket.read_up_to(message["channelId"], message["unreadCount"])
+
+    def _close(self, message: dict[str, Any], members: Iterable[Socket]) -> None:
+        for socket in list(members):
+            socket.close_with(message["code"], message["error"], message["message"])
 
 
 _hubs: dict[asyncio.AbstractEventLoop, Hub] = {}

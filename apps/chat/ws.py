@@ -14,8 +14,10 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 from urllib.parse import parse_qs, urlparse
 
-from channels.db import DatabaseSyncToAsync, database_sync_to_async
+from asgiref.sync import sync_to_async
+from channels.db import database_sync_to_async
 from django.conf import settings
+from django.db import DEFAULT_DB_ALIAS, connections
 from django.http.request import split_domain_port, validate_host
 from django_tenants.utils import get_tenant_domain_model, tenant_context
 
@@ -50,17 +52,29 @@ class Backlog:
         return cls.waiting >= settings.WS_DB_BACKLOG
 
 
+def _keeping_connection(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """Runs `fn` on a socket database thread, which keeps its pooled connection between
+    calls (no pool round trip and no search-path reset per call) unless the connection
+    broke."""
+    try:
+        return fn(*args, **kwargs)
+    finally:
+        connection = connections[DEFAULT_DB_ALIAS]
+        connection.close_at = None  # not obsolete: this thread's own, for good
+        connection.close_if_unusable_or_obsolete()
+
+
 async def run_db(fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
     """Runs `fn` on one of WS_DB_THREADS threads, so sockets' database work proceeds in
-    parallel (each thread borrows a pooled connection for the call). With
+    parallel; each thread holds one connection of the process's pool. With
     WS_DB_THREADS=0, on Channels' one thread-sensitive thread instead (tests share their
     transaction that way)."""
     Backlog.waiting += 1
     try:
         if settings.WS_DB_THREADS <= 0:
             return await database_sync_to_async(fn)(*args, **kwargs)
-        call = DatabaseSyncToAsync(fn, thread_sensitive=False, executor=_db_executor())
-        return await call(*args, **kwargs)
+        call = sync_to_async(_keeping_connection, thread_sensitive=False, executor=_db_executor())
+        return await call(fn, *args, **kwargs)
     finally:
         Backlog.waiting -= 1
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import pytest
 from channels.db import database_sync_to_async
 from django_tenants.utils import schema_context
 
@@ -194,3 +195,50 @@ def test_a_busy_server_refuses_frames_at_once_and_stores_nothing(org, client_for
         assert list(Message.objects.filter(channel_id=cid).values_list("content", flat=True)) == [
             "now"
         ]
+
+
+def test_a_read_replaces_a_waiting_badge_update(org, client_for):
+    """Unread 1 shows at once, unread 2 waits for the coalescing second; the user then
+    reads everything elsewhere: this socket shows 0, and the waiting 2 never comes."""
+    player = client_for(org.tenant, org.player)
+    admin = client_for(org.tenant, org.admin)
+    cid = support_ticket(player)["id"]
+    _drain()
+
+    async def scenario() -> None:
+        socket = await connect(org.tenant, org.admin)  # joins nothing
+        for n in range(2):
+            await database_sync_to_async(_post)(player, cid, f"m{n}")
+            await commit()
+        assert await expect(socket, "unread_changed") == {"channelId": cid, "unreadCount": 1}
+        latest = await database_sync_to_async(
+            lambda: admin.get(f"/api/chat/channels/{cid}/messages").json()["messages"][0]
+        )()
+        await database_sync_to_async(admin.post)(
+            f"/api/chat/channels/{cid}/read", {"messageId": latest["id"]}, format="json"
+        )
+        await commit()
+        assert await expect(socket, "unread_changed") == {"channelId": cid, "unreadCount": 0}
+        assert await socket.receive_nothing(timeout=1.3)
+        await socket.disconnect()
+
+    run(scenario)
+
+
+def test_a_socket_whose_handler_fails_still_leaves_the_hub(org, client_for, monkeypatch):
+    cid = support_ticket(client_for(org.tenant, org.player))["id"]
+    _drain()
+
+    def broken(**_: Any) -> None:
+        raise RuntimeError("database went away")
+
+    async def scenario() -> None:
+        [socket] = await joined(org.tenant, [org.player], cid)
+        local = hub()
+        monkeypatch.setattr("apps.chat.services.message_send", broken)
+        await send(socket, "send_message", channelId=cid, content="x")
+        with pytest.raises(RuntimeError):
+            await socket.receive_output(timeout=2)
+        assert local.sockets == 0 and not local.groups and not local.users
+
+    run(scenario)

@@ -89,6 +89,7 @@ def servers(people: Any, django_db_blocker: Any) -> Iterator[list[int]]:
         "REDIS_URL": settings.REDIS_URL,
         "DB_POOL_MIN_SIZE": "1",
         "DB_POOL_MAX_SIZE": str(POOL_SIZE),
+        "WS_DB_THREADS": "2",  # each keeps a pooled connection; requests get the rest
         "WS_RATE_FRAMES": "1000",
     }
     ports = [_free_port(), _free_port()]

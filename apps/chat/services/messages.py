@@ -140,20 +140,22 @@ def read_mark(*, actor: Actor, channel_id: object, message_id: object) -> Partic
         if seq > participant.last_read_seq:
             _mark_read_to(participant, seq)
             channel = located.channel
+            unread = max(channel.last_seq - seq, 0)
             data = {
                 "channelId": str(channel.pk),
                 "userId": actor.user.pk,
                 "messageId": int(str(message_id)),
                 "seq": seq,
-                "unreadCount": max(channel.last_seq - seq, 0),
+                "unreadCount": unread,
             }
             events.publish(
                 "message_read", data, groups=[events.channel_group(located.schema, channel.pk)]
             )
-            # The reader's other tabs and devices update their badge.
-            events.publish(
-                "unread_changed",
-                {"channelId": data["channelId"], "unreadCount": data["unreadCount"]},
+            # The reader's tabs and devices update their badge (replacing any coalesced
+            # update still waiting there).
+            events.publish_read(
+                channel_id=channel.pk,
+                unread=unread,
                 groups=_user_groups(actor, channel, [actor.user.pk]),
             )
         participant.unread_count = max(located.channel.last_seq - participant.last_read_seq, 0)
