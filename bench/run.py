@@ -477,10 +477,16 @@ class Bench:
         step = 25 if self.quick else 30
         return connect_s + step * len(rates) + 30
 
-    def ws_fanout(self) -> None:
-        seed = self.seed("fanout", "bench", 10, 50)
-        rates = FANOUT_RATES
-        with self.product("ws_fanout"):
+    def product_fanout(
+        self,
+        scenario: str,
+        seed: dict[str, Any],
+        rates: list[int],
+        *extra: Any,
+        connect_s: float = 180,
+    ) -> dict[str, Any]:
+        """The fan-out load against a fresh product server; the raw result is kept."""
+        with self.product(scenario):
             result = loadgen(
                 "fanout",
                 "--target",
@@ -491,10 +497,16 @@ class Bench:
                 seed["_path"],
                 "--rates",
                 ",".join(map(str, rates)),
+                *extra,
                 *self.fanout_args(),
-                timeout=self.fanout_timeout(rates),
+                timeout=self.fanout_timeout(rates, connect_s=connect_s),
             )
-        self.raw["ws_fanout"] = result
+        self.raw[scenario] = result
+        return result
+
+    def ws_fanout(self) -> None:
+        seed = self.seed("fanout", "bench", 10, 50)
+        result = self.product_fanout("ws_fanout", seed, FANOUT_RATES)
         self.fanout_figures(result, "ws_fanout_deliveries_per_s", "product")
         at100 = next((s for s in result.get("steps", []) if s["rate"] == 100), None)
         if at100 is None:
@@ -532,25 +544,16 @@ class Bench:
 
     def ws_big_room(self) -> None:
         seed = self.seed("big", "benchbig", 1, 2000)
-        with self.product("ws_big_room"):
-            result = loadgen(
-                "fanout",
-                "--target",
-                "product",
-                "--port",
-                PORT,
-                "--seed",
-                seed["_path"],
-                "--rates",
-                "5",
-                "--connect-concurrency",
-                100,
-                "--connect-timeout",
-                240,
-                *self.fanout_args(),
-                timeout=self.fanout_timeout([5], connect_s=300),
-            )
-        self.raw["ws_big_room"] = result
+        result = self.product_fanout(
+            "ws_big_room",
+            seed,
+            [5],
+            "--connect-concurrency",
+            100,
+            "--connect-timeout",
+            240,
+            connect_s=300,
+        )
         if result.get("failure"):
             raise ScenarioError(result["failure"])
         step = result["steps"][0]
