@@ -116,6 +116,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
     async def connect(self) -> None:
         await self.accept()
         if self.scope.get("close_code"):
+            self.closing = True  # frames that still arrive are ignored
             if self.scope.get("close_error"):
                 code, message = self.scope["close_error"]
                 await self.send(
