@@ -11,6 +11,7 @@ from django.utils import timezone
 from apps.accounts.actors import Actor
 from apps.accounts.models import ApiToken, Membership, Role, User
 from apps.accounts.selectors import actor_for, token_hash
+from apps.accounts.signals import credentials_revoked, send_after_commit
 from apps.core.exceptions import ApplicationError
 
 if TYPE_CHECKING:
@@ -47,7 +48,29 @@ def token_issue(*, user: User) -> tuple[str, ApiToken]:
 
 
 def token_revoke(*, token: ApiToken) -> None:
+    """Ends one credential; its sockets close once the change commits."""
+    token_id = token.pk
     token.delete()
+    send_after_commit(credentials_revoked, user_id=token.user_id, token_ids=[token_id])
+
+
+def tokens_revoke_all(*, user: User, keep: ApiToken | None = None) -> None:
+    """Ends every credential of the user but `keep`; their sockets close on commit."""
+    tokens = ApiToken.objects.filter(user=user)
+    if keep is not None:
+        tokens = tokens.exclude(pk=keep.pk)
+    token_ids = list(tokens.values_list("pk", flat=True))
+    tokens.delete()
+    send_after_commit(credentials_revoked, user_id=user.pk, token_ids=token_ids)
+
+
+def user_deactivate(*, user: User) -> None:
+    """The account can no longer sign in anywhere; its tokens and sockets end on commit.
+    Accounts are never deleted (chat rows refer to them)."""
+    user.is_active = False
+    user.save(update_fields=["is_active"])
+    ApiToken.objects.filter(user=user).delete()
+    send_after_commit(credentials_revoked, user_id=user.pk, token_ids=None)
 
 
 def user_create(
