@@ -72,8 +72,29 @@ class ChannelOutput(serializers.Serializer):
     )
 
 
+_TIME = serializers.DateTimeField()
+
+
+def _time(value: Any) -> str | None:
+    return None if value is None else _TIME.to_representation(value)
+
+
 def message_payload(message: Message) -> dict[str, Any]:
-    return dict(MessageOutput(message).data)
+    """`MessageOutput(message).data`, built directly: every message sent and every history
+    page goes through here, and the serializer costs ten times as much."""
+    sender = message.sender
+    return {
+        "id": message.pk,
+        "channelId": str(message.channel_id),
+        "seq": message.seq,
+        "sender": None if sender is None else {"id": sender.pk, "displayName": sender.display_name},
+        "senderType": message.sender_type,
+        "kind": message.kind,
+        "content": None if message.removed_at else message.content,
+        "createdAt": _time(message.created_at),
+        "removedAt": _time(message.removed_at),
+        "removedBy": message.removed_by_id,
+    }
 
 
 def channel_payload(channel: Channel) -> dict[str, Any]:

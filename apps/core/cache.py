@@ -2,7 +2,8 @@
 
 Django keeps a cache instance per thread, and under ASGI every request runs in a thread of
 its own, so the stock backend built a pool, and opened a Redis connection, per request
-(the login and message throttles read the cache on every call)."""
+(the login and message throttles read the cache on every call). Here every instance
+shares one client and its pool."""
 
 from __future__ import annotations
 

@@ -30,7 +30,7 @@ from apps.chat.api.serializers import (
     UnreadOutput,
 )
 from apps.chat.locate import channel_located
-from apps.chat.payloads import ChannelOutput, MessageOutput
+from apps.chat.payloads import ChannelOutput, MessageOutput, message_payload
 from apps.core.api import validated
 
 TAGS = ["chat"]
@@ -139,7 +139,7 @@ class MessagesApi(APIView):
         message = services.message_send(
             actor=request.actor, channel_id=channel_id, content=data["content"]
         )
-        return Response(MessageOutput(message).data, status=201)
+        return Response(message_payload(message), status=201)
 
 
 class MessageRemoveApi(APIView):
@@ -153,7 +153,7 @@ class MessageRemoveApi(APIView):
         message = services.message_remove(
             actor=request.actor, channel_id=channel_id, message_id=message_id
         )
-        return Response(MessageOutput(message).data)
+        return Response(message_payload(message))
 
 
 class EscalateApi(APIView):

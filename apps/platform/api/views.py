@@ -23,7 +23,7 @@ from apps.chat.api.serializers import (
     MessageCreateInput,
     MessagePageOutput,
 )
-from apps.chat.payloads import MessageOutput
+from apps.chat.payloads import MessageOutput, message_payload
 from apps.core.api import validated
 from apps.platform import export, selectors, services
 from apps.platform.api.serializers import (
@@ -261,7 +261,7 @@ class EscalationMessagesApi(ConsoleApi):
         message = chat_services.message_send(
             actor=found.actor, channel_id=found.escalation.channel_id, content=data["content"]
         )
-        return Response(MessageOutput(message).data, status=201)
+        return Response(message_payload(message), status=201)
 
 
 class EscalationResolveApi(ConsoleApi):
