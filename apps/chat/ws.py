@@ -31,16 +31,21 @@ from apps.tenancy.selectors import tenant_for_host
 T = TypeVar("T")
 
 
-_executor: ThreadPoolExecutor | None = None
+_on_db_threads: Callable[..., Any] | None = None
 
 
-def _db_executor() -> ThreadPoolExecutor:
-    global _executor
-    if _executor is None:
-        _executor = ThreadPoolExecutor(
+def _db_threads() -> Callable[..., Any]:
+    """`_keeping_connection` run on the socket database threads; built once, as building
+    the wrapper costs more than the hop."""
+    global _on_db_threads
+    if _on_db_threads is None:
+        executor = ThreadPoolExecutor(
             max_workers=settings.WS_DB_THREADS, thread_name_prefix="socket-db"
         )
-    return _executor
+        _on_db_threads = sync_to_async(
+            _keeping_connection, thread_sensitive=False, executor=executor
+        )
+    return _on_db_threads
 
 
 class Backlog:
@@ -74,8 +79,8 @@ async def run_db(fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
     try:
         if settings.WS_DB_THREADS <= 0:
             return await database_sync_to_async(fn)(*args, **kwargs)
-        call = sync_to_async(_keeping_connection, thread_sensitive=False, executor=_db_executor())
-        return await call(fn, *args, **kwargs)
+        result: T = await _db_threads()(fn, *args, **kwargs)
+        return result
     finally:
         Backlog.waiting -= 1
 
