@@ -10,9 +10,9 @@ from django.db import transaction
 from django_tenants.utils import tenant_context
 
 from apps.accounts.selectors import actor_for
-from apps.chat import events, services
+from apps.chat import events, selectors, services
 from apps.chat.models import Message
-from apps.chat.payloads import MessageOutput, message_payload
+from apps.chat.payloads import ChannelOutput, MessageOutput, channel_payload, message_payload
 from tests.chat.conftest import create_channel, support_ticket
 
 
@@ -228,3 +228,26 @@ def test_message_payload_matches_the_documented_serializer(org, client_for):
     assert ("SYSTEM", True, False) in kinds and any(removed for *_, removed in kinds)
     for message in messages:
         assert message_payload(message) == dict(MessageOutput(message).data)
+
+
+def test_channel_payload_matches_the_documented_serializer(org, client_for):
+    """Channels too: with and without a ticket, an assignee, an escalation, a last
+    message, the caller's read state; a platform ticket carries its tenant."""
+    admin = client_for(org.tenant, org.admin)
+    create_channel(admin, type="TOURNAMENT", contextId="cup-quiet")
+    ticket = support_ticket(client_for(org.tenant, org.player))
+    url = f"/api/chat/channels/{ticket['id']}"
+    admin.put(f"{url}/assign", {"assigneeId": org.team.id}, format="json")
+    admin.put(f"{url}/escalate", {"reason": "help"}, format="json")
+    create_channel(admin, type="PLATFORM_SUPPORT", subject="Invoice", category="BILLING")
+
+    actor = actor_for(user=org.admin, tenant=org.tenant)
+    page = selectors.channel_list(actor=actor)
+    assert len(page.channels) == 3
+    shapes = {(c.type, c.last_message is None, c.assigned_to is None) for c in page.channels}
+    assert ("TOURNAMENT", True, True) in shapes and ("SUPPORT", False, False) in shapes
+    for channel in page.channels:
+        assert channel_payload(channel) == dict(ChannelOutput(channel).data)
+    bare = page.channels[0]
+    del bare.unread_count, bare.my_role
+    assert channel_payload(bare) == dict(ChannelOutput(bare).data)

@@ -11,14 +11,14 @@ from apps.accounts.actors import Actor
 from apps.chat import selectors
 from apps.chat.api.serializers import HistoryInput, ParticipantOutput
 from apps.chat.locate import channel_located
-from apps.chat.payloads import ChannelOutput, message_payload
+from apps.chat.payloads import channel_payload, message_payload
 from apps.core.api import validated
 
 
 def channel_detail_body(actor: Actor, channel_id: object) -> dict[str, Any]:
     """The channel as the actor sees it, its participants and its newest messages."""
     with channel_located(actor, channel_id) as located:
-        body = dict(ChannelOutput(selectors.channel_read_state(located=located)).data)
+        body = channel_payload(selectors.channel_read_state(located=located))
         participants = selectors.channel_participants(located=located)
         body["participants"] = ParticipantOutput(participants, many=True).data
         body["messages"] = page_body(selectors.message_page(located=located))
