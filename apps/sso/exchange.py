@@ -188,4 +188,3 @@ def sso_exchange(*, tenant: Tenant, audience: str, assertion: str) -> SignedIn:
         raise Conflict("A concurrent sign-in won; retry.", code="sso_conflict") from exc
     _expired_uses_delete()
     return SignedIn(raw_token=raw, token=token, actor=Actor(user=user, tenant=tenant, role=role))
-

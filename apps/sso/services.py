@@ -21,10 +21,10 @@ from apps.tenancy.models import Tenant
 def require_provider_admin(actor: Actor, tenant: Tenant) -> None:
     """A tenant's identity provider is managed by its tenant admins on its own host, and
     by super admins in the console (the public host)."""
+    if tenant.is_public:
+        raise Forbidden("Identity providers belong to a tenant's host.", code="tenant_host_only")
     if actor.tenant.is_public and actor.is_super_admin:
         return
-    if actor.tenant.is_public:
-        raise Forbidden("Identity providers belong to a tenant's host.", code="tenant_host_only")
     if actor.tenant.pk != tenant.pk or not actor.is_tenant_admin:
         raise Forbidden("Only the tenant's admins.", code="tenant_admin_only")
 
@@ -65,7 +65,9 @@ def _key_material(new: ProviderSettings, old: IdentityProvider | None) -> tuple[
         secret = _kept(new.secret, old.secret if old else "", same, "secret", "secret")
         return keys.secret_checked(secret), ""
     if new.secret is not None:
-        raise InvalidInput(f"{new.algorithm} uses a public key.", fields={"secret": ["HS256 only."]})
+        raise InvalidInput(
+            f"{new.algorithm} uses a public key.", fields={"secret": ["HS256 only."]}
+        )
     pem = _kept(new.public_key, old.public_key if old else "", same, "publicKey", "public key")
     return "", keys.public_key_checked(new.algorithm, pem)
 

@@ -29,7 +29,9 @@ def raced(django_db_blocker: Any, platforms: dict[str, Platform]) -> Any:
     def attempt(tenant: Tenant, assertion: str) -> None:
         try:
             barrier.wait(timeout=10)
-            results.append(sso_exchange(tenant=tenant, audience=host_of(tenant), assertion=assertion))
+            results.append(
+                sso_exchange(tenant=tenant, audience=host_of(tenant), assertion=assertion)
+            )
         except ApplicationError as exc:
             results.append(exc)
         finally:

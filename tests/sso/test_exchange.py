@@ -12,6 +12,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from django.test import override_settings
 from django.utils import timezone
 
 from apps.accounts.models import (
@@ -127,9 +128,7 @@ def test_clock_skew_within_the_leeway_is_tolerated(client_for, acme, platforms, 
 def test_expired_assertion(client_for, acme, platform: Platform, register: Register):
     register(acme, platform)
     now = int(time.time())
-    refused(
-        client_for, acme, platform.sign(acme, iat=now - 200, exp=now - 60), 401, "sso_expired"
-    )
+    refused(client_for, acme, platform.sign(acme, iat=now - 200, exp=now - 60), 401, "sso_expired")
 
 
 def test_not_yet_valid_assertion(client_for, acme, platform: Platform, register: Register):
@@ -170,9 +169,7 @@ def test_wrong_audience(client_for, acme, globex, platform: Platform, register: 
 
 def test_wrong_issuer(client_for, acme, platform: Platform, register: Register):
     register(acme, platform)
-    refused(
-        client_for, acme, platform.sign(acme, iss="https://evil.test"), 401, "sso_wrong_issuer"
-    )
+    refused(client_for, acme, platform.sign(acme, iss="https://evil.test"), 401, "sso_wrong_issuer")
 
 
 @pytest.mark.parametrize("algorithm", ["HS256", "RS256", "ES256"])
@@ -213,7 +210,9 @@ def test_another_asymmetric_algorithm(client_for, acme, platforms, register):
     refused(client_for, acme, platforms["ES256"].sign(acme), 401, "sso_bad_algorithm")
 
 
-@pytest.mark.parametrize("claim", ["iss", "aud", "sub", "exp", "iat", "jti", "email", "name", "role"])
+@pytest.mark.parametrize(
+    "claim", ["iss", "aud", "sub", "exp", "iat", "jti", "email", "name", "role"]
+)
 def test_missing_claim(client_for, acme, platforms, register, claim):
     platform = platforms["HS256"]
     register(acme, platform)
@@ -276,7 +275,9 @@ def test_an_existing_account_is_never_taken_over_by_email(
     assert not SsoIdentity.objects.exists()
 
 
-def test_a_linked_account_may_not_take_an_email_in_use(client_for, acme, platforms, register, make_user):
+def test_a_linked_account_may_not_take_an_email_in_use(
+    client_for, acme, platforms, register, make_user
+):
     platform = platforms["HS256"]
     register(acme, platform)
     exchange(client_for, acme, platform.sign(acme))
@@ -318,7 +319,10 @@ def test_a_platform_user_is_one_account_per_tenant_link(
     register(globex, platform)
     assert exchange(client_for, acme, platform.sign(acme)).status_code == 200
     refused(client_for, globex, platform.sign(globex), 409, "sso_email_taken")
-    assert exchange(client_for, globex, platform.sign(globex, email="q@globex.test")).status_code == 200
+    assert (
+        exchange(client_for, globex, platform.sign(globex, email="q@globex.test")).status_code
+        == 200
+    )
     assert SsoIdentity.objects.filter(subject="platform-user-1").count() == 2
 
 
@@ -336,6 +340,9 @@ def test_expired_jtis_are_forgotten(client_for, acme, globex, platforms, registe
     assert not SsoAssertionUse.objects.filter(jti="old").exists()
 
 
+# The suite's Redis is shared by parallel runs, each of which flushes it between tests;
+# a cache of this test's own keeps the count its own.
+@override_settings(CACHES={"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}})
 def test_exchanges_are_rate_limited_per_address(client_for, acme, platforms, register):
     register(acme, platforms["HS256"])
     client = client_for(acme)

@@ -26,8 +26,6 @@ from apps.chat.api.serializers import (
 from apps.chat.payloads import MessageOutput
 from apps.core.api import validated
 from apps.platform import export, selectors, services
-from apps.sso import services as sso_services
-from apps.sso.api.serializers import ProviderInput, ProviderOutput
 from apps.platform.api.serializers import (
     AuditListInput,
     AuditPageOutput,
@@ -47,6 +45,8 @@ from apps.platform.api.serializers import (
     TicketPageOutput,
     TicketQueueInput,
 )
+from apps.sso import services as sso_services
+from apps.sso.api.serializers import ProviderInput, ProviderOutput
 
 TAGS = ["console"]
 
