@@ -86,7 +86,8 @@ def _decoded(token: str, provider: IdentityProvider, audience: str) -> dict[str,
             audience=audience,
             issuer=provider.issuer,
             leeway=LEEWAY_SECONDS,
-            options={"require": REQUIRED_CLAIMS, "verify_signature": True},
+            # strict_aud: `aud` is our host name itself, not a list that merely holds it
+            options={"require": REQUIRED_CLAIMS, "verify_signature": True, "strict_aud": True},
         )
     except jwt.InvalidTokenError as exc:
         raise _refusal(exc) from exc

@@ -164,6 +164,10 @@ def test_wrong_audience(client_for, acme, globex, platform: Platform, register: 
     register(globex, platform)  # the same platform serves both tenants
     for_globex = platform.sign(acme, aud=host_of(globex))
     refused(client_for, acme, for_globex, 401, "sso_wrong_audience")
+    for_both = platform.sign(acme, aud=[host_of(acme), host_of(globex)])
+    refused(client_for, acme, for_both, 401, "sso_wrong_audience")
+    with_port = platform.sign(acme, aud=f"{host_of(acme)}:8000")
+    refused(client_for, acme, with_port, 401, "sso_wrong_audience")
     assert exchange(client_for, globex, for_globex).status_code == 200
 
 
@@ -273,6 +277,19 @@ def test_an_existing_account_is_never_taken_over_by_email(
     for email in (member.email, "MEMBER@acme.test", super_admin.email):
         refused(client_for, acme, platform.sign(acme, email=email), 409, "sso_email_taken")
     assert not SsoIdentity.objects.exists()
+
+
+def test_a_linked_account_follows_the_platforms_email(client_for, acme, platforms, register):
+    platform = platforms["HS256"]
+    register(acme, platform)
+    user_id = exchange(client_for, acme, platform.sign(acme)).json()["user"]["id"]
+    moved = exchange(client_for, acme, platform.sign(acme, email="Quizzer@New-Home.test"))
+    assert moved.json()["user"] == {
+        "id": user_id,
+        "email": "quizzer@new-home.test",
+        "displayName": "Quiz Zer",
+        "isSuperAdmin": False,
+    }
 
 
 def test_a_linked_account_may_not_take_an_email_in_use(
