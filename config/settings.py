@@ -202,6 +202,7 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_RATES": {
         "login": os.environ.get("LOGIN_RATE", "20/min"),
         "messages": os.environ.get("MESSAGE_RATE", "120/min"),
+        "sso": os.environ.get("SSO_RATE", "60/min"),  # exchanges per address
     },
 }
 
