@@ -12,6 +12,7 @@ from typing import Any
 from urllib.parse import quote
 
 import pytest
+from django.conf import settings
 from django.core.cache import cache
 from django.db import connection
 from rest_framework.test import APIClient
@@ -36,10 +37,22 @@ def django_db_setup(django_db_setup, django_db_blocker):  # type: ignore[no-unty
         connection.set_schema_to_public()
 
 
+def _cache_clear() -> None:
+    """Empties this run's cache only: on Redis `cache.clear()` would flush the database
+    that other runs (each with its own key prefix) share."""
+    if not settings.REDIS_URL:
+        cache.clear()
+        return
+    client = cache._cache.get_client(write=True)  # type: ignore[attr-defined]
+    keys = list(client.scan_iter(match=f"{settings.REDIS_PREFIX}:*", count=1000))
+    if keys:
+        client.delete(*keys)
+
+
 @pytest.fixture(autouse=True)
 def _clean_state(db: None) -> Iterator[None]:
     connection.set_schema_to_public()
-    cache.clear()
+    _cache_clear()
     yield
     connection.set_schema_to_public()
 
