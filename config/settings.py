@@ -185,6 +185,15 @@ if SERVING and 0 < DB_POOL_MAX_SIZE <= WS_DB_THREADS:
     raise ImproperlyConfigured(
         f"WS_DB_THREADS ({WS_DB_THREADS}) must be below DB_POOL_MAX_SIZE ({DB_POOL_MAX_SIZE})"
     )
+# Threads serving HTTP requests in each process (config/asgi.py); more requests wait for a
+# free one. Each holds at most one pooled connection, and so does each socket database
+# thread: together they fit the pool, so nothing waits for a connection.
+HTTP_THREADS = int(os.environ.get("HTTP_THREADS", str(max(DB_POOL_MAX_SIZE - WS_DB_THREADS, 1))))
+if SERVING and 0 < DB_POOL_MAX_SIZE < HTTP_THREADS + WS_DB_THREADS:
+    raise ImproperlyConfigured(
+        f"HTTP_THREADS ({HTTP_THREADS}) + WS_DB_THREADS ({WS_DB_THREADS}) must not exceed "
+        f"DB_POOL_MAX_SIZE ({DB_POOL_MAX_SIZE})"
+    )
 # Socket frames needing the database that may wait in a process before new ones are
 # refused with `server_busy`.
 WS_DB_BACKLOG = int(os.environ.get("WS_DB_BACKLOG", "200"))
