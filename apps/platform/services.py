@@ -157,13 +157,14 @@ def _closed(escalation: Escalation) -> Conflict:
 @contextmanager
 def _while_open(escalation: Escalation) -> Iterator[None]:
     """Refuses a closed escalation with 409, also when another super admin closed it
-    between this check and the action (the action then finds the channel no longer
-    escalated, and refuses)."""
+    between this check and the action."""
     if escalation.state != EscalationState.OPEN:
         raise _closed(escalation)
     try:
         yield
-    except Forbidden:
+    except (Forbidden, Conflict):
+        # Lost a race: another super admin closed it first (the channel is then no longer
+        # escalated, so the action was refused as forbidden or `not_escalated`).
         escalation.refresh_from_db()
         if escalation.state != EscalationState.OPEN:
             raise _closed(escalation) from None
