@@ -233,9 +233,11 @@ LOGGING = {
     },
 }
 
+# The host comes from `Host`, which the proxy sets itself (deploy/nginx.conf);
+# `X-Forwarded-Host` is read only when this says so, whatever APP_ENV is.
+USE_X_FORWARDED_HOST = env_bool("USE_X_FORWARDED_HOST", False)
 if IS_PRODUCTION:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
-    USE_X_FORWARDED_HOST = env_bool("USE_X_FORWARDED_HOST", True)
 
 # The port `make run` serves on; used only to print example commands.
 SERVER_PORT = os.environ.get("PORT", "8000")

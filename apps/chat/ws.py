@@ -18,13 +18,14 @@ from asgiref.sync import sync_to_async
 from channels.db import database_sync_to_async
 from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, connections
-from django.http.request import split_domain_port, validate_host
-from django_tenants.utils import get_tenant_domain_model, tenant_context
+from django.http.request import validate_host
+from django_tenants.utils import tenant_context
 
 from apps.accounts.actors import Actor
 from apps.accounts.selectors import actor_for, token_lookup
 from apps.core.closecodes import CLOSE_FORBIDDEN, CLOSE_UNAUTHENTICATED, CLOSE_UNKNOWN_HOST
 from apps.core.db import tenant_connection
+from apps.tenancy.hosts import host_name, tenant_for_host
 from apps.tenancy.models import SUSPENDED_CODE, SUSPENDED_MESSAGE, Tenant
 
 T = TypeVar("T")
@@ -96,8 +97,7 @@ def _header(scope: dict[str, Any], name: bytes) -> str:
 
 def _tenant_for_host(host: str) -> Tenant | None:
     tenant_connection().set_schema_to_public()
-    domain = get_tenant_domain_model().objects.select_related("tenant").filter(domain=host).first()
-    return domain.tenant if domain else None
+    return tenant_for_host(host)
 
 
 def _origin_allowed(origin: str) -> bool:
@@ -120,7 +120,7 @@ def _raw_token(scope: dict[str, Any]) -> str | None:
 
 
 def _authenticate(scope: dict[str, Any]) -> tuple[Actor | None, int | None]:
-    host, _port = split_domain_port(_header(scope, b"host"))
+    host = host_name(_header(scope, b"host"))
     if not _origin_allowed(_header(scope, b"origin")):
         return None, CLOSE_FORBIDDEN
     tenant = _tenant_for_host(host) if host else None
