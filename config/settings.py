@@ -78,6 +78,7 @@ TENANT_MULTIPROCESSING_MAX_PROCESSES = int(
 )
 
 MIDDLEWARE = [
+    "apps.core.middleware.BodyLimitMiddleware",
     "apps.core.middleware.HealthCheckMiddleware",
     "apps.tenancy.middleware.TenantMiddleware",
     "corsheaders.middleware.CorsMiddleware",
@@ -134,8 +135,24 @@ if RUNNING_TESTS:
         "django.contrib.auth.hashers.PBKDF2PasswordHasher",  # for servers the suite starts
     ]
 
-# Bearer tokens: how long one lives, in seconds (default 14 days).
-TOKEN_TTL_SECONDS = int(os.environ.get("TOKEN_TTL_SECONDS", str(14 * 24 * 3600)))
+# Bearer tokens: how long one lives, in seconds (default 1 day; it was 14).
+TOKEN_TTL_SECONDS = int(os.environ.get("TOKEN_TTL_SECONDS", str(24 * 3600)))
+# Socket tickets (POST /api/auth/ws-ticket): single use, this many seconds to connect.
+WS_TICKET_TTL_SECONDS = int(os.environ.get("WS_TICKET_TTL_SECONDS", "30"))
+
+# Limits on what a client sends (see README: Configuration). Load tests raise them.
+MAX_BODY_BYTES = int(os.environ.get("MAX_BODY_BYTES", str(1024 * 1024)))  # else 413
+DATA_UPLOAD_MAX_MEMORY_SIZE = MAX_BODY_BYTES
+MAX_JSON_DEPTH = int(os.environ.get("MAX_JSON_DEPTH", "32"))  # nesting of bodies and frames
+WS_MAX_FRAME_BYTES = int(os.environ.get("WS_MAX_FRAME_BYTES", str(64 * 1024)))
+WS_MAX_SOCKETS_PER_USER = int(os.environ.get("WS_MAX_SOCKETS_PER_USER", "20"))
+LOGIN_RATE = os.environ.get("LOGIN_RATE", "20/min")  # per client address
+LOGIN_ACCOUNT_RATE = os.environ.get("LOGIN_ACCOUNT_RATE", "30/hour")  # per email
+MESSAGE_RATE = os.environ.get("MESSAGE_RATE", "120/min")  # per user, REST and sockets
+# Proxies in front of the app that append to X-Forwarded-For; 0 keys login limits on the
+# connection's address (REMOTE_ADDR, which uvicorn's --proxy-headers sets from a trusted
+# proxy). A client's own X-Forwarded-For is never trusted beyond these.
+NUM_PROXIES = int(os.environ.get("NUM_PROXIES", "0"))
 
 REDIS_URL = os.environ.get("REDIS_URL", "")
 if not REDIS_URL and RUNNING_TESTS and local_port_answers(port=6379):
@@ -196,13 +213,15 @@ REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["apps.accounts.authentication.BearerTokenAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["apps.accounts.permissions.IsHostMember"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["apps.core.parsers.JSONParser"],
     "EXCEPTION_HANDLER": "apps.core.errors.api_exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_THROTTLE_RATES": {
-        "login": os.environ.get("LOGIN_RATE", "20/min"),
-        "messages": os.environ.get("MESSAGE_RATE", "120/min"),
+        "login": LOGIN_RATE,
+        "login_account": LOGIN_ACCOUNT_RATE,
+        "messages": MESSAGE_RATE,
     },
+    "NUM_PROXIES": NUM_PROXIES,
 }
 
 SPECTACULAR_SETTINGS = {

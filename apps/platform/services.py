@@ -46,11 +46,16 @@ def audit_tenant(actor: Actor, action: str, tenant: Tenant, **details: Any) -> N
     )
 
 
+MAX_SLUG_LENGTH = 63  # PostgreSQL's longest identifier
+
+
 def tenant_get(slug: object, *, lock: bool = False) -> Tenant:
+    if not isinstance(slug, str) or "\x00" in slug or len(slug) > MAX_SLUG_LENGTH:
+        raise NotFound("Tenant not found.", code="tenant_not_found")  # never a schema name
     tenants = Tenant.objects.exclude(schema_name=settings.PUBLIC_SCHEMA_NAME)
     if lock:
         tenants = tenants.select_for_update()
-    tenant = tenants.filter(schema_name=str(slug)).first()
+    tenant = tenants.filter(schema_name=slug).first()
     if tenant is None:
         raise NotFound("Tenant not found.", code="tenant_not_found")
     return tenant
