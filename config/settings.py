@@ -244,7 +244,12 @@ USE_TZ = True
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    # Bearer tokens and socket tickets in logged URLs become `[redacted]` (also on the
+    # ASGI server's own loggers: apps.core.logs).
+    "filters": {"redact_secrets": {"()": "apps.core.logs.RedactSecrets"}},
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "filters": ["redact_secrets"]},
+    },
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
     "loggers": {
         "django_tenants": {"level": "WARNING"},

@@ -19,6 +19,7 @@ from rest_framework.test import APIClient
 from apps.accounts.models import Role, User
 from apps.accounts.services import membership_set, token_issue, user_create
 from apps.chat import events
+from apps.core import limits
 from apps.tenancy.models import Tenant
 from apps.tenancy.services import public_tenant_ensure, tenant_host, tenant_provision
 
@@ -39,7 +40,9 @@ def django_db_setup(django_db_setup, django_db_blocker):  # type: ignore[no-unty
 @pytest.fixture(autouse=True)
 def _clean_state(db: None) -> Iterator[None]:
     connection.set_schema_to_public()
-    cache.clear()
+    cache.clear()  # also the shared limits' counters, under the run's Redis prefix
+    limits.reset_local()
+    limits.SocketLeases.reset()
     yield
     connection.set_schema_to_public()
 

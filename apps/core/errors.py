@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import sys
 from typing import Any
 
@@ -98,7 +99,11 @@ def _drf_code(exc: drf.APIException) -> str:
 
 def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
     if isinstance(exc, ApplicationError):
-        return Response(error_body(exc.code, exc.message, exc.fields), status=exc.status)
+        retry = getattr(exc, "retry_after", None)  # limits.RateLimited
+        headers = {"Retry-After": _retry_after(retry)} if retry is not None else None
+        return Response(
+            error_body(exc.code, exc.message, exc.fields), status=exc.status, headers=headers
+        )
     if isinstance(exc, Http404):
         return Response(error_body("not_found", "Not found."), status=404)
     if isinstance(exc, DjangoPermissionDenied):
@@ -113,11 +118,15 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
     return _server_side(exc, context)
 
 
+def _retry_after(seconds: float) -> str:
+    return str(max(1, math.ceil(seconds)))
+
+
 def _drf_response(exc: drf.APIException) -> Response:
     headers = {}
     wait = getattr(exc, "wait", None)  # set on Throttled
     if isinstance(exc, drf.Throttled) and wait is not None:
-        headers["Retry-After"] = str(int(wait) + 1)
+        headers["Retry-After"] = _retry_after(wait)
     if isinstance(exc, (drf.NotAuthenticated, drf.AuthenticationFailed)):
         headers["WWW-Authenticate"] = "Bearer"
     message = exc.detail if isinstance(exc.detail, str) else str(exc.detail)
