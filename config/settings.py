@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from django.core.exceptions import ImproperlyConfigured
 
@@ -164,6 +165,14 @@ if RUNNING_TESTS:
     # a test starts inherit the run's.
     os.environ.setdefault("REDIS_PREFIX", f"test{os.getpid()}")
 REDIS_PREFIX = os.environ.get("REDIS_PREFIX", "")
+
+# Where the shared limits count (apps.core.limits): REDIS_URL's database unless set. The
+# suite counts in database 1, apart from the cache's, which test runs clear.
+LIMITS_REDIS_URL = os.environ.get("LIMITS_REDIS_URL", "")
+if not LIMITS_REDIS_URL and REDIS_URL:
+    LIMITS_REDIS_URL = (
+        urlsplit(REDIS_URL)._replace(path="/1").geturl() if RUNNING_TESTS else REDIS_URL
+    )
 
 if REDIS_URL:
     CACHES = {

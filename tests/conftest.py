@@ -40,8 +40,8 @@ def django_db_setup(django_db_setup, django_db_blocker):  # type: ignore[no-unty
 @pytest.fixture(autouse=True)
 def _clean_state(db: None) -> Iterator[None]:
     connection.set_schema_to_public()
-    cache.clear()  # also the shared limits' counters, under the run's Redis prefix
-    limits.reset_local()
+    cache.clear()
+    limits.reset()  # the shared limits' counters, under the run's Redis prefix
     limits.SocketLeases.reset()
     yield
     connection.set_schema_to_public()

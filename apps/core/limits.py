@@ -81,17 +81,16 @@ _redis: dict[str, Any] = {}
 
 def _scripts() -> dict[str, Any] | None:
     """The process's Redis client and registered scripts (thread-safe), or None."""
-    if not settings.REDIS_URL:
+    url = settings.LIMITS_REDIS_URL
+    if not url:
         return None
     with _redis_lock:
-        if _redis.get("url") != settings.REDIS_URL:
+        if _redis.get("url") != url:
             import redis
 
-            client = redis.Redis.from_url(
-                settings.REDIS_URL, socket_timeout=0.5, socket_connect_timeout=0.5
-            )
+            client = redis.Redis.from_url(url, socket_timeout=0.5, socket_connect_timeout=0.5)
             _redis.update(
-                url=settings.REDIS_URL,
+                url=url,
                 client=client,
                 window=client.register_script(_WINDOW_SCRIPT),
                 lease=client.register_script(_LEASE_SCRIPT),
@@ -126,10 +125,17 @@ def _local_hit(key: str, rate: Rate) -> tuple[int, float]:
         return count + 1, end - now
 
 
-def reset_local() -> None:
-    """Forgets this process's counters (the test suite starts each test clean)."""
+def reset() -> None:
+    """Forgets every counter under this deployment's prefix, here and in Redis (the test
+    suite starts each test clean)."""
     with _local_lock:
         _windows.clear()
+    redis_ = _scripts()
+    if redis_ is not None:
+        client = redis_["client"]
+        keys = list(client.scan_iter(match=_key("*"), count=1000))
+        if keys:
+            client.delete(*keys)
 
 
 # --- checks ------------------------------------------------------------------------------
