@@ -57,8 +57,8 @@ def test_unstorable_content_is_refused_like_rest(
 
     async def scenario() -> None:
         socket = await connect(org.tenant, org.player)
-        frame = '{"event": "send_message", "ref": 7, "data": {"channelId": "%s", "content": %s}}'
-        await socket.send_to(text_data=frame % (cid, content))
+        data = f'{{"channelId": "{cid}", "content": {content}}}'
+        await socket.send_to(text_data='{"event": "send_message", "ref": 7, "data": ' + data + "}")
         error = await expect(socket, "error")
         assert error["code"] == code and "content" in error["fields"] and error["ref"] == 7
         await _still_open(socket, cid)
@@ -79,7 +79,7 @@ def test_deeply_nested_frames_get_an_error(
     async def scenario() -> None:
         socket = await connect(org.tenant, org.player)
         nested = "[" * depth + "]" * depth
-        await socket.send_to(text_data='{"event": "sync", "data": {"x": %s}}' % nested)
+        await socket.send_to(text_data='{"event": "sync", "data": {"x": ' + nested + "}}")
         assert (await expect(socket, "error"))["code"] == "bad_request"
         await _still_open(socket, cid)
         await socket.disconnect()

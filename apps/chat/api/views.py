@@ -10,7 +10,6 @@ from rest_framework.views import APIView
 
 from apps.accounts.permissions import HostRequest
 from apps.chat import selectors, services
-from apps.chat.limits import MESSAGES_SCOPE
 from apps.chat.api.bodies import channel_detail_body, history_body
 from apps.chat.api.serializers import (
     AssignInput,
@@ -29,6 +28,7 @@ from apps.chat.api.serializers import (
     TicketUpdateInput,
     UnreadOutput,
 )
+from apps.chat.limits import MESSAGES_SCOPE
 from apps.chat.locate import channel_located
 from apps.chat.payloads import ChannelOutput, MessageOutput
 from apps.core.api import validated
