@@ -37,3 +37,19 @@ class HealthCheckMiddleware:
             report = health_report()
             return JsonResponse(report, status=200 if report["status"] == "ok" else 503)
         return self.get_response(request)
+
+
+class ContentSecurityPolicyMiddleware:
+    """API answers (JSON) get API_CONTENT_SECURITY_POLICY: nothing in them may load or
+    run, nor be framed. The docs page (HTML) keeps what it needs."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        if response.get("Content-Type", "").startswith("application/json"):
+            response.headers.setdefault(
+                "Content-Security-Policy", settings.API_CONTENT_SECURITY_POLICY
+            )
+        return response
