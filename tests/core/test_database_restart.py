@@ -116,6 +116,7 @@ def server(cluster: Cluster) -> Iterator[dict[str, Any]]:
         **os.environ,
         "DATABASE_URL": cluster.url,
         "REDIS_URL": settings.REDIS_URL,
+        "LIMITS_REDIS_URL": settings.LIMITS_REDIS_URL,  # apart from what test runs clear
         "REDIS_PREFIX": f"{settings.REDIS_PREFIX}pgrestart",
         "DB_POOL_MIN_SIZE": "1",
         "DB_POOL_MAX_SIZE": "4",
