@@ -37,9 +37,12 @@ POOL_SIZE = 3
 MESSAGE_LIMIT = 60  # per user and minute, over both processes and both transports
 SOCKET_CAP = 3  # open sockets per user, over both processes
 
-pytestmark = pytest.mark.skipif(
-    not settings.REDIS_URL, reason="needs Redis: processes share events through it"
-)
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(
+        not settings.REDIS_URL, reason="needs Redis: processes share events through it"
+    ),
+]
 
 
 def _free_port() -> int:
