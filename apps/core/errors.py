@@ -8,6 +8,7 @@ import math
 import sys
 from typing import Any
 
+import psycopg
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import RequestDataTooBig
 from django.db import DataError, InterfaceError, OperationalError
@@ -43,7 +44,9 @@ TOO_LARGE = ("payload_too_large", "The request body is too large.")
 def database_unavailable(exc: BaseException | None) -> bool:
     """Whether `exc` means the database cannot be reached now (psycopg's operational and
     interface errors, a pool timeout), as opposed to a bad query."""
-    return isinstance(exc, (OperationalError, InterfaceError))
+    return isinstance(
+        exc, (OperationalError, InterfaceError, psycopg.OperationalError, psycopg.InterfaceError)
+    )
 
 
 def unavailable_response() -> JsonResponse:

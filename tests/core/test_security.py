@@ -13,7 +13,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from django.db import OperationalError
+from django.db import InterfaceError, OperationalError
+from psycopg_pool import PoolTimeout
 from rest_framework.test import APIClient
 
 from apps.core.logs import install_on_server_loggers
@@ -110,13 +111,21 @@ def test_tokens_and_tickets_never_reach_the_logs(logger_name: str, caplog: Any) 
     assert "x=1" in text
 
 
+@pytest.mark.parametrize(
+    "failure",
+    [
+        OperationalError("connection to server failed"),
+        InterfaceError("connection already closed"),
+        PoolTimeout("couldn't get a connection after 30.00 sec"),
+    ],
+)
 def test_a_database_outage_answers_503_with_retry_after(
-    org: Org, client_for: Any, monkeypatch: pytest.MonkeyPatch
+    failure: Exception, org: Org, client_for: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     client = client_for(org.tenant, org.player)
 
     def down(*args: Any, **kwargs: Any) -> Any:
-        raise OperationalError("connection to server failed")
+        raise failure
 
     monkeypatch.setattr("apps.accounts.authentication.token_lookup", down)
     in_view = client.get("/api/auth/me")
