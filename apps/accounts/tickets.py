@@ -10,6 +10,7 @@ token, which must still be valid, and is closed when that token is revoked.
 
 from __future__ import annotations
 
+import logging
 import secrets
 from datetime import datetime, timedelta
 from typing import Any
@@ -20,7 +21,9 @@ from django.utils import timezone
 
 from apps.accounts.models import ApiToken
 from apps.accounts.selectors import token_hash
+from apps.core.exceptions import ServiceUnavailable
 
+logger = logging.getLogger(__name__)
 _PREFIX = "ws-ticket:"
 
 
@@ -33,7 +36,13 @@ def ticket_issue(*, token: ApiToken, tenant_id: int) -> tuple[str, datetime]:
     raw = secrets.token_urlsafe(32)
     ttl = settings.WS_TICKET_TTL_SECONDS
     value = {"user": token.user_id, "token": token.pk, "tenant": tenant_id}
-    cache.set(_key(raw), value, timeout=ttl)
+    try:
+        cache.set(_key(raw), value, timeout=ttl)
+    except Exception as error:  # the cache (Redis) is away
+        logger.warning("Socket ticket not stored: %s", error)
+        raise ServiceUnavailable(
+            "Socket tickets are briefly unavailable; retry shortly or connect with the token."
+        ) from None
     return raw, timezone.now() + timedelta(seconds=ttl)
 
 
@@ -41,8 +50,12 @@ def ticket_redeem(*, raw: str, tenant_id: int) -> ApiToken | None:
     """The token a ticket stands for, once: None when the ticket is unknown, used,
     expired, for another host, or its token is no longer valid."""
     key = _key(raw)
-    value: dict[str, Any] | None = cache.get(key)
-    if value is None or not cache.delete(key):  # deleted by someone else first: used
+    try:
+        value: dict[str, Any] | None = cache.get(key)
+        if value is None or not cache.delete(key):  # deleted by someone else first: used
+            return None
+    except Exception as error:  # the cache (Redis) is away: the ticket cannot be checked
+        logger.warning("Socket ticket not redeemed: %s", error)
         return None
     if value["tenant"] != tenant_id:
         return None

@@ -177,3 +177,16 @@ def test_tokens_live_a_day_by_default(acme: Any, make_user: Any, client_for: Any
     expires = ApiToken.objects.get(user=user).expires_at
     assert response.status_code == 200
     assert timedelta(hours=23, minutes=59) < expires - timezone.now() <= timedelta(days=1)
+
+
+def test_tickets_with_the_cache_away_answer_503(
+    acme: Any, make_user: Any, client_for: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def away(*args: Any, **kwargs: Any) -> Any:
+        raise ConnectionError("Redis is away")
+
+    monkeypatch.setattr("apps.accounts.tickets.cache.set", away)
+    response = client_for(acme, make_user(acme)).post("/api/auth/ws-ticket")
+    assert response.status_code == 503
+    assert response.json()["error"]["code"] == "service_unavailable"
+    assert int(response.headers["Retry-After"]) > 0
