@@ -149,10 +149,6 @@ class ChatConsumer(AsyncWebsocketConsumer):
                     await self.dispatch(await receive())
         finally:
             await self._release()  # also when a handler failed
-            if socket_id := scope.get("socket_id"):
-                await asyncio.get_running_loop().run_in_executor(
-                    None, SocketLeases.release, socket_id
-                )
 
     async def connect(self) -> None:
         await self.accept()

@@ -9,6 +9,7 @@ read or write each other's schema.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -194,4 +195,10 @@ class ConnectionAuthMiddleware:
             scope["close_error"] = UNAVAILABLE
             actor, close_code = None, CLOSE_TRY_AGAIN
         scope.update(actor=actor, close_code=close_code)
-        return await self.inner(scope, receive, send)
+        try:
+            return await self.inner(scope, receive, send)
+        finally:  # the socket's place under WS_MAX_SOCKETS_PER_USER, however it ended
+            if socket_id := scope.get("socket_id"):
+                await asyncio.get_running_loop().run_in_executor(
+                    None, SocketLeases.release, socket_id
+                )
