@@ -18,7 +18,8 @@ Scenarios (run in this order; `--only` takes a comma-separated subset):
 Each scenario gets a freshly started server: `uvicorn config.asgi:application --workers N
 --lifespan off --no-access-log` in its own process group, APP_ENV=production, its own
 database `bench_product` (dropped and created each run unless --keep-db), Redis db 2,
-LOGIN_RATE, MESSAGE_RATE and WS_RATE_FRAMES lifted, permessage-deflate off as deployed
+LOGIN_RATE, LOGIN_ACCOUNT_RATE, MESSAGE_RATE, WS_RATE_FRAMES and WS_MAX_SOCKETS_PER_USER
+lifted, no HTTPS redirect (loopback), permessage-deflate off as deployed
 (BENCH_DEFLATE=1 turns it on).
 Environment: BENCH_PG (server URL, default postgres://postgres@127.0.0.1:5432),
 BENCH_REDIS (default redis://127.0.0.1:6379), BENCH_PORT (default 8610; peers +10, +20).
@@ -367,6 +368,9 @@ class Bench:
             "LOGIN_RATE": "1000000/min",
             "MESSAGE_RATE": "1000000/min",
             "WS_RATE_FRAMES": "1000000",
+            "LOGIN_ACCOUNT_RATE": "1000000/min",
+            "WS_MAX_SOCKETS_PER_USER": "1000000",
+            "SECURE_SSL_REDIRECT": "false",  # loopback, no TLS in front
         }
         self.deflate = os.environ.get("BENCH_DEFLATE", "0") == "1"
 
