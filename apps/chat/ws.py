@@ -138,15 +138,18 @@ def _authenticate(scope: dict[str, Any]) -> tuple[Actor | None, int | None]:
     found = credential_on_host(raw=raw, tenant=tenant) if raw else None
     if found is None:
         return None, CLOSE_UNAUTHENTICATED
-    _token, actor = found
+    token, actor = found
     if actor is None:
         return None, CLOSE_FORBIDDEN
+    # Revocation closes the sockets opened with this token; expiry, those still open then.
+    scope.update(token_id=token.pk, token_expires_at=token.expires_at)
     return actor, None
 
 
 class ConnectionAuthMiddleware:
     """Resolves host and credential once per connection: `scope["actor"]` (with its
-    tenant) or `scope["close_code"]` for the consumer to close with."""
+    tenant), `scope["token_id"]` and `scope["token_expires_at"]`, or `scope["close_code"]`
+    for the consumer to close with."""
 
     def __init__(self, inner: Any) -> None:
         self.inner = inner
