@@ -14,6 +14,9 @@ an event published after it never reaches the socket it closed or narrowed.
 
 from __future__ import annotations
 
+import functools
+import logging
+from collections.abc import Callable
 from typing import Any
 
 from apps.accounts.models import Membership, MembershipStatus, Role, User
@@ -23,7 +26,24 @@ from apps.chat.services.members import participation_follow
 from apps.core.closecodes import CLOSE_FORBIDDEN, CLOSE_UNAUTHENTICATED
 from apps.tenancy.models import Tenant
 
+logger = logging.getLogger(__name__)
 
+
+def _logged(receiver: Callable[..., None]) -> Callable[..., None]:
+    """The change has committed and its request must still get its answer: a failure
+    here is logged (the sockets close at the latest when their token expires)."""
+
+    @functools.wraps(receiver)
+    def run(sender: Any, **kwargs: Any) -> None:
+        try:
+            receiver(sender, **kwargs)
+        except Exception:
+            logger.exception("Could not apply %s to open sockets: %s", receiver.__name__, kwargs)
+
+    return run
+
+
+@_logged
 def _on_credentials_revoked(
     sender: Any, *, user_id: int, token_ids: list[int] | None, **_: Any
 ) -> None:
@@ -39,12 +59,14 @@ def _revoke_membership(tenant: Tenant, user_id: int) -> None:
         )
 
 
+@_logged
 def _on_membership_revoked(sender: Any, *, user_id: int, tenant_id: int, **_: Any) -> None:
     tenant = Tenant.objects.filter(pk=tenant_id).first()
     if tenant is not None:
         _revoke_membership(tenant, user_id)
 
 
+@_logged
 def _on_membership_changed(sender: Any, *, user_id: int, tenant_id: int, **_: Any) -> None:
     tenant = Tenant.objects.filter(pk=tenant_id).first()
     if tenant is None:

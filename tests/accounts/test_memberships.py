@@ -60,9 +60,7 @@ def test_two_admins_demoting_each_other_at_once_leave_one_admin(two_admins, djan
             thread.start()
         for thread in threads:
             thread.join(timeout=10)
-        roles = dict(
-            Membership.objects.filter(user__in=two_admins).values_list("user_id", "role")
-        )
+        roles = dict(Membership.objects.filter(user__in=two_admins).values_list("user_id", "role"))
 
     assert sorted(outcomes.values()) == ["demoted", "last_admin"]
     assert sorted(roles.values()) == ["PARTICIPANT", "TENANT_ADMIN"]

@@ -52,15 +52,15 @@ MATRIX = [
 
 def _snapshot(tenant: Any) -> tuple[Any, ...]:
     return (
-        sorted(
-            Membership.objects.filter(tenant=tenant).values_list("user_id", "role", "status")
-        ),
+        sorted(Membership.objects.filter(tenant=tenant).values_list("user_id", "role", "status")),
         AuditEntry.objects.count(),
     )
 
 
 @pytest.mark.parametrize(("actor", "action", "expected"), MATRIX)
-def test_who_may_do_what_with_members(actor, action, expected, org, other_org, super_admin, client_for):
+def test_who_may_do_what_with_members(
+    actor, action, expected, org, other_org, super_admin, client_for
+):
     people = {
         "admin": org.admin,
         "team": org.team,
@@ -223,9 +223,7 @@ def test_the_last_active_admin_stays(org, make_user, client_for):
     second = make_user(org.tenant, Role.TENANT_ADMIN)
     assert admin.patch(me, {"role": "MANAGEMENT_TEAM"}, format="json").status_code == 200
     other = client_for(org.tenant, second)
-    assert (
-        other.delete(f"/api/members/{second.id}").json()["error"]["code"] == "last_admin"
-    )
+    assert other.delete(f"/api/members/{second.id}").json()["error"]["code"] == "last_admin"
 
 
 @pytest.mark.parametrize(
@@ -317,9 +315,12 @@ def test_a_new_tenant_admin_joins_every_support_channel_not_archived(org, client
     listed = promoted.get("/api/chat/channels?type=SUPPORT").json()["channels"]
     assert {c["id"] for c in listed} == {open_cid, resolved_cid}
     assert all(c["unreadCount"] == 0 for c in listed)  # caught up, not a backlog
-    assert promoted.post(
-        f"/api/chat/channels/{open_cid}/messages", {"content": "on it"}, format="json"
-    ).json()["senderType"] == "TENANT_ADMIN"
+    assert (
+        promoted.post(
+            f"/api/chat/channels/{open_cid}/messages", {"content": "on it"}, format="json"
+        ).json()["senderType"]
+        == "TENANT_ADMIN"
+    )
 
 
 def test_a_demoted_admin_keeps_only_what_the_new_role_allows(org, make_user, client_for):
@@ -333,17 +334,26 @@ def test_a_demoted_admin_keeps_only_what_the_new_role_allows(org, make_user, cli
     platform = create_channel(mine, type="PLATFORM_SUPPORT", subject="Billing")["id"]
     admin.put(f"/api/chat/channels/{theirs}/assign", {"assigneeId": demoted.id}, format="json")
 
-    assert admin.patch(
-        f"/api/members/{demoted.id}", {"role": "MANAGEMENT_TEAM"}, format="json"
-    ).status_code == 200
+    assert (
+        admin.patch(
+            f"/api/members/{demoted.id}", {"role": "MANAGEMENT_TEAM"}, format="json"
+        ).status_code
+        == 200
+    )
     assert _roles("acme", demoted) == {
-        theirs: "ADMIN", own: "ADMIN", team_cid: "MEMBER", cup: "ADMIN"
+        theirs: "ADMIN",
+        own: "ADMIN",
+        team_cid: "MEMBER",
+        cup: "ADMIN",
     }
     assert _roles(PUBLIC, demoted) == {}
 
-    assert admin.patch(
-        f"/api/members/{demoted.id}", {"role": "PARTICIPANT"}, format="json"
-    ).status_code == 200
+    assert (
+        admin.patch(
+            f"/api/members/{demoted.id}", {"role": "PARTICIPANT"}, format="json"
+        ).status_code
+        == 200
+    )
     assert _roles("acme", demoted) == {own: "MEMBER"}
     assert mine.get(f"/api/chat/channels/{theirs}").status_code == 404
     assert mine.get(f"/api/chat/channels/{team_cid}").status_code == 404
@@ -358,7 +368,8 @@ def test_a_removed_member_leaves_every_channel_and_their_messages_stay(org, clie
     cid = support_ticket(player)["id"]
     player.post(f"/api/chat/channels/{cid}/messages", {"content": "keep me"}, format="json")
 
-    assert client_for(org.tenant, org.admin).delete(f"/api/members/{org.player.id}").status_code == 204
+    admin = client_for(org.tenant, org.admin)
+    assert admin.delete(f"/api/members/{org.player.id}").status_code == 204
 
     assert _roles("acme", org.player) == {}
     with schema_context("acme"):
@@ -394,10 +405,30 @@ def test_membership_changes_are_audited_and_tenant_admins_read_their_own_log(
     rest = admin.get("/api/audit", {"before": first["entries"][-1]["id"]}).json()
     assert [e["action"] for e in rest["entries"]] == ["member.role_changed"]
     assert rest["hasMore"] is False
-    assert admin.get("/api/audit", {"action": "member.suspended"}).json()["entries"][0][
-        "action"
-    ] == "member.suspended"
+    assert (
+        admin.get("/api/audit", {"action": "member.suspended"}).json()["entries"][0]["action"]
+        == "member.suspended"
+    )
 
     globex = client_for(other_org.tenant, other_org.admin).get("/api/audit").json()["entries"]
     assert [e["action"] for e in globex] == ["member.suspended"]
     assert globex[0]["targetId"] == str(other_org.player.id)
+
+
+def test_the_schema_documents_the_member_and_audit_endpoints():
+    import io
+
+    import yaml
+    from django.core.management import call_command
+
+    out = io.StringIO()
+    call_command("spectacular", "--validate", "--fail-on-warn", stdout=out)
+    paths = yaml.safe_load(out.getvalue())["paths"]
+    assert set(paths["/api/members"]) == {"get"}
+    assert set(paths["/api/members/{user_id}"]) == {"get", "patch", "delete"}
+    assert set(paths["/api/members/{user_id}/suspend"]) == {"put"}
+    assert set(paths["/api/members/{user_id}/reactivate"]) == {"put"}
+    assert set(paths["/api/audit"]) == {"get"}
+    listed = paths["/api/members"]["get"]
+    names = {p["name"] for p in listed["parameters"]}
+    assert names >= {"search", "role", "status", "after", "limit"}
