@@ -3,6 +3,7 @@ from __future__ import annotations
 import hashlib
 import json
 from base64 import urlsafe_b64decode, urlsafe_b64encode
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -107,7 +108,8 @@ class MemberCursor:
     def decode(cls, text: str) -> MemberCursor:
         try:
             name, user_id = json.loads(urlsafe_b64decode(text + "=" * (-len(text) % 4)))
-            if not isinstance(name, str) or "\x00" in name or not 0 <= user_id < 2**31:
+            valid_id = isinstance(user_id, int) and 0 <= user_id < 2**31
+            if not isinstance(name, str) or "\x00" in name or not valid_id:
                 raise ValueError(text)
             return cls(name=name, user_id=user_id)
         except (ValueError, TypeError):  # bad base64, JSON or shape
@@ -118,7 +120,7 @@ class MemberCursor:
 
 @dataclass
 class MemberPage:
-    members: list[Membership]
+    members: Sequence[Membership]
     next: MemberCursor | None
 
 
@@ -160,7 +162,7 @@ def member_page(
     if len(found) > limit:
         last = found[limit - 1]
         cursor = MemberCursor(name=last.sort_name, user_id=last.user_id)
-    return MemberPage(members=list[Membership](found[:limit]), next=cursor)
+    return MemberPage(members=found[:limit], next=cursor)
 
 
 def member_get(*, actor: Actor, user_id: int) -> Membership:
