@@ -288,6 +288,32 @@ def test_a_promoted_member_hears_of_the_channels_they_joined(org, client_for):
         await join(promoted, cid)
         await post(player, cid, "hello admins")
         assert (await expect(promoted, "new_message"))["content"] == "hello admins"
+        # The open socket acts in the new role.
+        await send(promoted, "send_message", channelId=cid, content="on it")
+        assert (await expect(promoted, "message_sent"))["senderType"] == "TENANT_ADMIN"
         await promoted.disconnect()
+
+    run(scenario)
+
+
+def test_a_super_admin_who_loses_a_membership_stays_connected_in_no_role(
+    org, super_admin, client_for
+):
+    from apps.accounts.services import membership_set
+
+    membership_set(user=super_admin, tenant=org.tenant, role=Role.TENANT_ADMIN)
+    cid, admin = _ticket_with_admin(org, client_for)
+
+    async def scenario() -> None:
+        socket, _ = await connect_with(org.tenant, super_admin)
+        await join(socket, cid)
+        response = await database_sync_to_async(admin.delete)(f"/api/members/{super_admin.id}")
+        assert response.status_code == 204
+        await commit()
+        # Out of the ticket they were in as a tenant admin, but not disconnected.
+        assert await expect(socket, "channel_left") == {"channelId": cid}
+        await send(socket, "join_channel", channelId=cid)
+        assert (await expect(socket, "error"))["code"] == "not_found"
+        await socket.disconnect()
 
     run(scenario)
