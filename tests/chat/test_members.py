@@ -432,3 +432,29 @@ def test_the_schema_documents_the_member_and_audit_endpoints():
     listed = paths["/api/members"]["get"]
     names = {p["name"] for p in listed["parameters"]}
     assert names >= {"search", "role", "status", "after", "limit"}
+
+
+def test_a_promotion_costs_the_same_queries_however_many_channels_it_joins(
+    org, make_user, client_for
+):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    player = client_for(org.tenant, org.player)
+    admin = client_for(org.tenant, org.admin)
+
+    def promote_with(channels: int) -> int:
+        for n in range(channels):
+            cid = support_ticket(player, subject=f"Request {n}")["id"]
+            player.post(f"/api/chat/channels/{cid}/messages", {"content": "hi"}, format="json")
+        member = make_user(org.tenant, Role.PARTICIPANT)
+        with CaptureQueriesContext(connection) as queries:
+            response = admin.patch(
+                f"/api/members/{member.id}", {"role": "TENANT_ADMIN"}, format="json"
+            )
+        assert response.status_code == 200
+        with schema_context("acme"):
+            assert len(_roles("acme", member)) == Channel.objects.filter(type="SUPPORT").count()
+        return len(queries)
+
+    assert promote_with(2) == promote_with(10)

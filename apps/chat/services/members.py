@@ -66,7 +66,7 @@ def _join_by_role(tenant: Tenant, user_id: int, role: Role) -> list[Channel]:
         Channel.objects.filter(type__in=types)
         .exclude(status=ChannelStatus.ARCHIVED)
         .exclude(Exists(mine))
-        .select_related("ticket")
+        .select_related("ticket", "assigned_to", "last_message__sender")
     )
     Participant.objects.bulk_create(
         [
