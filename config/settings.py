@@ -254,6 +254,7 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
     "ENUM_NAME_OVERRIDES": {
         "MembershipRoleEnum": "apps.accounts.models.Role",
+        "MembershipStatusEnum": "apps.accounts.models.MembershipStatus",
         "ParticipantRoleEnum": "apps.chat.models.ParticipantRole",
     },
 }

@@ -69,6 +69,35 @@ def added_role(channel_type: str, member_role: Role, requested: str) -> str:
     return role if role == ParticipantRole.ADMIN else requested
 
 
+def role_after_change(
+    channel_type: str, member_role: Role | None, current: str, *, opened: bool
+) -> ParticipantRole | None:
+    """The role someone keeps in a channel they take part in once their membership role
+    becomes `member_role` (None: no longer a member), or None when they must leave it.
+
+    TEAM channels are staff only and platform tickets tenant admins only. A role that
+    makes someone a channel `ADMIN` does so at once; losing it takes away what it gave:
+    a former moderator of a SUPPORT or TOURNAMENT channel leaves it (the SUPPORT request
+    they opened themselves excepted), a former tenant admin is a MEMBER of the TEAM
+    channels they did not open."""
+    if member_role is None:
+        return None
+    if channel_type == ChannelType.TEAM and member_role not in STAFF_ROLES:
+        return None
+    if channel_type == ChannelType.PLATFORM_SUPPORT and member_role != Role.TENANT_ADMIN:
+        return None
+    wanted = participant_role(channel_type, member_role)
+    if wanted == ParticipantRole.ADMIN or current != ParticipantRole.ADMIN:
+        return (
+            ParticipantRole.ADMIN if wanted == ParticipantRole.ADMIN else ParticipantRole(current)
+        )
+    if channel_type == ChannelType.TEAM:
+        return ParticipantRole.ADMIN if opened else ParticipantRole.MEMBER
+    if channel_type == ChannelType.SUPPORT and opened:
+        return wanted
+    return None
+
+
 def opener_role(channel_type: str, actor: Actor) -> ParticipantRole:
     """Who opens a TEAM or TOURNAMENT channel administers it; a platform ticket's opener
     asks; a SUPPORT channel's opener holds their usual role."""

@@ -172,7 +172,8 @@ def _authenticate(scope: dict[str, Any]) -> tuple[Actor | None, int | None]:
     token, actor = found
     if actor is None:
         return None, CLOSE_FORBIDDEN
-    scope["token_id"] = token.pk  # the credential the socket lives by
+    # Revocation closes the sockets opened with this token; expiry, those still open then.
+    scope.update(token_id=token.pk, token_expires_at=token.expires_at)
     scope["socket_id"] = uuid4().hex
     cap = settings.WS_MAX_SOCKETS_PER_USER
     if not SocketLeases.acquire(actor.user.pk, scope["socket_id"], cap):
@@ -186,7 +187,8 @@ def _authenticate(scope: dict[str, Any]) -> tuple[Actor | None, int | None]:
 
 class ConnectionAuthMiddleware:
     """Resolves host and credential once per connection: `scope["actor"]` (with its
-    tenant) or `scope["close_code"]` for the consumer to close with."""
+    tenant), `scope["token_id"]` and `scope["token_expires_at"]`, or `scope["close_code"]`
+    for the consumer to close with."""
 
     def __init__(self, inner: Any) -> None:
         self.inner = inner

@@ -28,6 +28,7 @@ from django_tenants.utils import schema_context
 from apps.accounts.models import Role, User
 from apps.accounts.services import membership_set, user_create
 from apps.chat.models import Channel
+from apps.records.models import AuditEntry
 from apps.tenancy.models import Tenant
 from tests.conftest import database_url
 
@@ -83,6 +84,7 @@ def people(django_db_blocker: Any) -> Iterator[dict[str, User]]:
         with schema_context("acme"):
             Channel.objects.filter(created_by__in=made.values()).delete()
         connection.set_schema_to_public()
+        AuditEntry.objects.filter(actor__in=made.values()).delete()
         User.objects.filter(pk__in=[u.pk for u in made.values()]).delete()
 
 
@@ -335,3 +337,72 @@ def test_the_socket_cap_holds_across_processes(servers, people):
             await kept.close()
 
     asyncio.run(scenario())
+
+
+async def _frames_until_closed(socket: Any) -> tuple[list[dict[str, Any]], int | None]:
+    frames = []
+    try:
+        while True:
+            frames.append(json.loads(await asyncio.wait_for(socket.recv(), 5)))
+    except websockets.ConnectionClosed as closed:
+        return frames, closed.rcvd.code if closed.rcvd else None
+
+
+def _revocation_reaches_the_other_process(
+    servers: list[int], player: str, admin: str, revoke: Any
+) -> tuple[list[dict[str, Any]], int | None]:
+    """The player's socket on one process, joined to a ticket; `revoke()` runs against
+    the other process, then the admin posts there. What did the socket get?"""
+    one, other = servers
+    channel = _rest(one, "POST", "/api/chat/channels", {"type": "SUPPORT", "subject": "r"}, player)
+
+    async def scenario() -> tuple[list[dict[str, Any]], int | None]:
+        async with websockets.connect(
+            f"ws://acme.localhost:{other}/ws/chat/?token={player}", host="127.0.0.1"
+        ) as socket:
+            await socket.send(
+                json.dumps({"event": "join_channel", "data": {"channelId": channel["id"]}})
+            )
+            assert json.loads(await asyncio.wait_for(socket.recv(), 5))["event"] == "joined"
+            await asyncio.to_thread(revoke)
+            path = f"/api/chat/channels/{channel['id']}/messages"
+            await asyncio.to_thread(_rest, one, "POST", path, {"content": "after"}, admin)
+            return await _frames_until_closed(socket)
+
+    return asyncio.run(scenario())
+
+
+def test_logout_on_one_process_closes_the_socket_on_the_other(servers, people):
+    one, _other = servers
+    admin, player = _tokens(servers, people)
+
+    def logout() -> None:
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{one}/api/auth/logout",
+            headers={"Host": "acme.localhost", "Authorization": f"Bearer {player}"},
+            method="POST",
+        )
+        with urllib.request.urlopen(request, timeout=10) as response:
+            assert response.status == 204
+
+    frames, code = _revocation_reaches_the_other_process(servers, player, admin, logout)
+    assert [f["event"] for f in frames] == ["error"]
+    assert frames[0]["data"]["code"] == "credentials_revoked"
+    assert code == 4401
+
+
+def test_suspension_on_one_process_closes_the_socket_on_the_other(servers, people):
+    one, _other = servers
+    admin, player = _tokens(servers, people)
+    member = f"/api/members/{people['player'].id}"
+
+    def suspend() -> None:
+        assert _rest(one, "PUT", f"{member}/suspend", token=admin)["status"] == "SUSPENDED"
+
+    try:
+        frames, code = _revocation_reaches_the_other_process(servers, player, admin, suspend)
+    finally:
+        _rest(one, "PUT", f"{member}/reactivate", token=admin)
+    assert [f["event"] for f in frames] == ["error"]
+    assert frames[0]["data"]["code"] == "membership_revoked"
+    assert code == 4403

@@ -8,6 +8,7 @@ from apps.chat.api.serializers import ChannelDetailOutput
 from apps.chat.models import TicketCategory, TicketPriority, TicketStatus
 from apps.chat.payloads import ChannelOutput, UserBrief
 from apps.core.fields import BIGINT_MAX, StrictCharField
+from apps.records.api.serializers import AuditEntryOutput
 from apps.records.audit import Action
 from apps.records.models import EscalationState
 from apps.tenancy.models import TenantStatus
@@ -162,18 +163,6 @@ class EscalationDetailOutput(serializers.Serializer):
 
 class DeescalateInput(serializers.Serializer):
     note = StrictCharField(max_length=2000, required=False, default="", allow_blank=True)
-
-
-class AuditEntryOutput(serializers.Serializer):
-    id = serializers.IntegerField()
-    at = serializers.DateTimeField()
-    actorId = serializers.IntegerField(source="actor_id", allow_null=True)
-    actorEmail = serializers.CharField(source="actor_email")
-    action = serializers.ChoiceField(choices=[(a, a) for a in Action.ALL])
-    tenant = serializers.CharField(source="tenant_slug")
-    targetType = serializers.CharField(source="target_type")
-    targetId = serializers.CharField(source="target_id")
-    details = serializers.DictField()
 
 
 class AuditListInput(serializers.Serializer):
