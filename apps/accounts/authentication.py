@@ -7,6 +7,7 @@ from rest_framework import authentication, exceptions
 
 from apps.accounts.models import ApiToken, User
 from apps.accounts.selectors import token_lookup
+from apps.accounts.services import token_touch
 
 
 def bearer_from_header(value: str) -> str | None:
@@ -28,6 +29,7 @@ class BearerTokenAuthentication(authentication.BaseAuthentication):
         token = token_lookup(raw=raw)
         if token is None:
             raise exceptions.AuthenticationFailed("Invalid or expired token.")
+        token_touch(token=token)
         return token.user, token
 
     def authenticate_header(self, request: Any) -> str:

@@ -26,6 +26,15 @@ class Action:
     ESCALATION_ASSIGNED = "escalation.assigned"
     ESCALATION_RESOLVED = "escalation.resolved"
     ESCALATION_RETURNED = "escalation.returned"
+    INVITATION_SENT = "invitation.sent"
+    INVITATION_ACCEPTED = "invitation.accepted"
+    INVITATION_REVOKED = "invitation.revoked"
+    PASSWORD_CHANGED = "account.password_changed"
+    PASSWORD_RESET = "account.password_reset"
+    SESSION_REVOKED = "account.session_revoked"
+    ACCOUNT_DEACTIVATED = "account.deactivated"
+    SUPER_ADMIN_INVITED = "super_admin.invited"
+    SUPER_ADMIN_PROMOTED = "super_admin.promoted"
 
     ALL = (
         TENANT_CREATED,
@@ -43,6 +52,15 @@ class Action:
         ESCALATION_ASSIGNED,
         ESCALATION_RESOLVED,
         ESCALATION_RETURNED,
+        INVITATION_SENT,
+        INVITATION_ACCEPTED,
+        INVITATION_REVOKED,
+        PASSWORD_CHANGED,
+        PASSWORD_RESET,
+        SESSION_REVOKED,
+        ACCOUNT_DEACTIVATED,
+        SUPER_ADMIN_INVITED,
+        SUPER_ADMIN_PROMOTED,
     )
 
 
