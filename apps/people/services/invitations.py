@@ -50,6 +50,7 @@ def invitation_create(*, actor: Actor, email: str, role: Role, display_name: str
     is mailed again with a fresh link (the previous link stops working) and a new expiry;
     in another role it is `409 invitation_pending` until revoked. An expired one is
     renewed with the new role."""
+    role = Role(role)
     policy.require_invite(actor, role)
     email = email_normalise(email)
     tenant = actor.tenant
