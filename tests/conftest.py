@@ -12,12 +12,17 @@ from typing import Any
 from urllib.parse import quote
 
 import pytest
+from django.conf import settings
+from django.core import mail
 from django.core.cache import cache
+from django.core.cache.backends.redis import RedisCacheClient
+from django.core.mail import EmailMultiAlternatives
 from django.db import connection
 from rest_framework.test import APIClient
 
 from apps.accounts.models import Role, User
 from apps.accounts.services import membership_set, token_issue, user_create
+from apps.accounts.signals import credentials_revoked
 from apps.chat import events
 from apps.tenancy.models import Tenant
 from apps.tenancy.services import public_tenant_ensure, tenant_host, tenant_provision
@@ -36,10 +41,23 @@ def django_db_setup(django_db_setup, django_db_blocker):  # type: ignore[no-unty
         connection.set_schema_to_public()
 
 
+def _cache_clear() -> None:
+    """Forgets this run's cached counts (rate limits). In a shared Redis only the run's
+    own keys go: `cache.clear()` is a FLUSHDB, which would reset other runs' counts in
+    the middle of their rate-limit tests."""
+    if not isinstance(cache._cache, RedisCacheClient):  # type: ignore[attr-defined]
+        cache.clear()
+        return
+    client = cache._cache.get_client(write=True)  # type: ignore[attr-defined]
+    keys = list(client.scan_iter(match=f"{settings.REDIS_PREFIX}:*", count=1000))
+    if keys:
+        client.delete(*keys)
+
+
 @pytest.fixture(autouse=True)
 def _clean_state(db: None) -> Iterator[None]:
     connection.set_schema_to_public()
-    cache.clear()
+    _cache_clear()
     yield
     connection.set_schema_to_public()
 
@@ -204,3 +222,50 @@ def published(django_capture_on_commit_callbacks: Any) -> Iterator[Recorder]:
     yield recorder
     events.sinks.remove(recorder)
     recorder.close()
+
+
+class Committed:
+    """Runs what the requests queued for after their commit (mails, signals) whenever
+    the test looks: the test's own transaction never commits."""
+
+    def __init__(self, capture: Callable[..., AbstractContextManager[Any]]) -> None:
+        self._capture = capture
+        self._pending = ExitStack()
+        self._pending.enter_context(capture(execute=True))
+
+    def run(self) -> None:
+        self._pending.close()
+        self._pending.enter_context(self._capture(execute=True))
+
+    def outbox(self) -> list[EmailMultiAlternatives]:
+        self.run()
+        return list(mail.outbox)
+
+    def close(self) -> None:
+        self._pending.close()
+
+
+@pytest.fixture
+def committed(django_capture_on_commit_callbacks: Any) -> Iterator[Committed]:
+    mail.outbox.clear()
+    done = Committed(django_capture_on_commit_callbacks)
+    yield done
+    done.close()
+
+
+@pytest.fixture
+def revoked(committed: Committed) -> Iterator[Callable[[], list[dict[str, Any]]]]:
+    """revoked() -> the credentials_revoked signals sent so far (committed)."""
+    seen: list[dict[str, Any]] = []
+
+    def receiver(sender: Any, **kwargs: Any) -> None:
+        seen.append({k: v for k, v in kwargs.items() if k != "signal"})
+
+    credentials_revoked.connect(receiver, weak=False)
+
+    def read() -> list[dict[str, Any]]:
+        committed.run()
+        return seen
+
+    yield read
+    credentials_revoked.disconnect(receiver)

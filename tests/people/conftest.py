@@ -1,67 +1,13 @@
-"""Helpers of the people tests: mails and signals sent after commit, links in mails."""
+"""Helpers of the people tests: the links in mails."""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, ExitStack
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-import pytest
-from django.core import mail
 from django.core.mail import EmailMultiAlternatives
 from rest_framework.test import APIClient
-
-from apps.accounts.signals import credentials_revoked
-
-
-class Committed:
-    """Runs what the requests queued for after their commit (mails, signals) whenever
-    the test looks: the test's own transaction never commits."""
-
-    def __init__(self, capture: Callable[..., AbstractContextManager[Any]]) -> None:
-        self._capture = capture
-        self._pending = ExitStack()
-        self._pending.enter_context(capture(execute=True))
-
-    def run(self) -> None:
-        self._pending.close()
-        self._pending.enter_context(self._capture(execute=True))
-
-    def outbox(self) -> list[EmailMultiAlternatives]:
-        self.run()
-        return list(mail.outbox)
-
-    def close(self) -> None:
-        self._pending.close()
-
-
-@pytest.fixture
-def committed(django_capture_on_commit_callbacks: Any) -> Iterator[Committed]:
-    mail.outbox.clear()
-    done = Committed(django_capture_on_commit_callbacks)
-    yield done
-    done.close()
-
-
-@pytest.fixture
-def revoked(committed: Committed) -> Iterator[Callable[[], list[dict[str, Any]]]]:
-    """revoked() -> the credentials_revoked signals sent so far (committed)."""
-    seen: list[dict[str, Any]] = []
-
-    def receiver(sender: Any, **kwargs: Any) -> None:
-        seen.append({k: v for k, v in kwargs.items() if k != "signal"})
-
-    credentials_revoked.connect(receiver, weak=False)
-
-    def read() -> list[dict[str, Any]]:
-        committed.run()
-        return seen
-
-    yield read
-    credentials_revoked.disconnect(receiver)
-
 
 LINK = re.compile(r"https?://\S+")
 
