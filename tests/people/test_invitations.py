@@ -318,3 +318,25 @@ class BrokenBackend:
 
     def send_messages(self, messages: Any) -> int:
         raise ConnectionRefusedError("no mail server")
+
+
+def test_names_are_escaped_in_the_html_part_only(org, make_user, client_for, committed):
+    inviter = make_user(org.tenant, Role.TENANT_ADMIN, name="<b>Bold</b> & Co")
+    invite(client_for(org.tenant, inviter), "html@example.test", displayName="O'Neil")
+    [message] = committed.outbox()
+    html = str(message.alternatives[0][0])
+    assert "<b>Bold</b> & Co invites you" in message.body
+    assert "Hello O'Neil," in message.body
+    assert "&lt;b&gt;Bold&lt;/b&gt; &amp; Co invites you" in html
+    assert "<b>Bold</b>" not in html
+
+
+def test_a_deactivated_account_cannot_accept(org, other_org, admin, committed):
+    User.objects.filter(pk=other_org.player.pk).update(is_active=False)
+    invite(admin, other_org.player.email)
+    client, token, _ = follow(links(committed.outbox()[0])[0])
+    before = snapshot()
+    response = accept(client, token, password=PASSWORD)
+    assert response.status_code == 403
+    assert response.json()["error"]["code"] == "account_inactive"
+    assert snapshot() == before

@@ -21,7 +21,7 @@ class LoginInput(serializers.Serializer):
 
 
 class MeInput(serializers.Serializer):
-    displayName = StrictCharField(max_length=150)
+    displayName = StrictCharField(max_length=150, required=False)
 
 
 class LoginOutput(serializers.Serializer):

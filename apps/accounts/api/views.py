@@ -51,7 +51,8 @@ class MeApi(APIView):
     )
     def patch(self, request: HostRequest) -> Response:
         data = validated(MeInput, request.data)
-        services.user_rename(user=request.actor.user, display_name=data["displayName"])
+        if "displayName" in data:
+            services.user_rename(user=request.actor.user, display_name=data["displayName"])
         return _me(request)
 
 
