@@ -12,11 +12,12 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from django.urls import path  # noqa: E402
 
 from apps.chat.consumers import ChatConsumer  # noqa: E402
+from apps.chat.hub import PublishFromServingLoop  # noqa: E402
 from apps.chat.ws import ConnectionAuthMiddleware  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
-        "http": django_application,
+        "http": PublishFromServingLoop(django_application),
         "websocket": ConnectionAuthMiddleware(
             URLRouter([path("ws/chat/", ChatConsumer.as_asgi())])
         ),

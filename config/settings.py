@@ -160,7 +160,7 @@ REDIS_PREFIX = os.environ.get("REDIS_PREFIX", "")
 if REDIS_URL:
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "BACKEND": "apps.core.cache.SharedPoolRedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": REDIS_PREFIX,
         }
@@ -211,6 +211,7 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_RATES": {
         "login": os.environ.get("LOGIN_RATE", "20/min"),
         "messages": os.environ.get("MESSAGE_RATE", "120/min"),
+        "sso": os.environ.get("SSO_RATE", "60/min"),  # exchanges per address
         # People (README: People): per inviting user and per invited address; password
         # resets per client address and per account address; token exchanges (accepting
         # an invitation, confirming a reset) per client address; password changes per user.

@@ -19,6 +19,7 @@ from contextlib import suppress
 from typing import Any
 from uuid import UUID, uuid4
 
+from channels.consumer import get_handler_name
 from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
@@ -28,8 +29,9 @@ from apps.chat import events, selectors, services
 from apps.chat.hub import Hub, hub
 from apps.chat.locate import channel_located
 from apps.chat.payloads import message_payload
-from apps.chat.ws import Backlog, in_tenant
+from apps.chat.ws import Backlog, in_tenant, run_db
 from apps.core.closecodes import CLOSE_FORBIDDEN, CLOSE_TOO_SLOW
+from apps.core.db import tenant_connection
 from apps.core.exceptions import ApplicationError, InvalidInput
 from apps.tenancy.models import SUSPENDED_CODE, SUSPENDED_MESSAGE, Tenant, TenantStatus
 
@@ -63,7 +65,14 @@ def _sync(actor: Actor, channel_id: object, after: object) -> dict[str, Any]:
 
 
 def _tenant_suspended(tenant_id: int) -> bool:
-    return Tenant.objects.filter(pk=tenant_id, status=TenantStatus.SUSPENDED).exists()
+    connection = tenant_connection()
+    connection.set_schema_to_public()
+    with connection.cursor() as cursor:
+        cursor.execute(_SUSPENDED_SQL, [tenant_id, TenantStatus.SUSPENDED])
+        return cursor.fetchone() is not None
+
+
+_SUSPENDED_SQL = f"SELECT 1 FROM {Tenant._meta.db_table} WHERE id = %s AND status = %s"
 
 
 def _room_key(channel_id: object) -> str:
@@ -113,6 +122,15 @@ class ChatConsumer(AsyncWebsocketConsumer):
         finally:
             await self._release()  # also when a handler failed
 
+    async def dispatch(self, message: dict[str, Any]) -> None:
+        """As Channels' own, less its thread hop per frame to close the loop thread's old
+        database connections: this consumer's database work runs on `ws.run_db` threads,
+        which look after theirs."""
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"No handler for message type {message['type']}")
+        await handler(message)
+
     async def connect(self) -> None:
         await self.accept()
         if self.scope.get("close_code"):
@@ -152,7 +170,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
             await self.hub.join(group, self)
         # A suspension that committed after the handshake's check but before joining the
         # tenant's group above would not reach this socket: look once more.
-        if await in_tenant(self.actor.tenant, _tenant_suspended, self.actor.tenant.pk):
+        if await run_db(_tenant_suspended, self.actor.tenant.pk):
             self.close_with(CLOSE_FORBIDDEN, SUSPENDED_CODE, SUSPENDED_MESSAGE)
 
     async def disconnect(self, code: int) -> None:

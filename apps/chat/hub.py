@@ -200,6 +200,19 @@ def hub() -> Hub:
     return found
 
 
+class PublishFromServingLoop:
+    """ASGI wrapper for HTTP: the loop serving requests gets a hub, so events that views
+    publish after commit leave from that loop without the request waiting, as they do from
+    sockets (the hub itself starts only when a socket registers)."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> Any:
+        hub()
+        return await self.app(scope, receive, send)
+
+
 def serving_loop() -> asyncio.AbstractEventLoop | None:
     """A running loop of this process that has a hub, for publishers in other threads."""
     for loop in list(_hubs):

@@ -19,27 +19,33 @@ from channels.db import database_sync_to_async
 from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, connections
 from django.http.request import split_domain_port, validate_host
-from django_tenants.utils import get_tenant_domain_model, tenant_context
+from django_tenants.utils import tenant_context
 
 from apps.accounts.actors import Actor
-from apps.accounts.selectors import actor_for, token_lookup
+from apps.accounts.selectors import credential_on_host
 from apps.core.closecodes import CLOSE_FORBIDDEN, CLOSE_UNAUTHENTICATED, CLOSE_UNKNOWN_HOST
 from apps.core.db import tenant_connection
 from apps.tenancy.models import SUSPENDED_CODE, SUSPENDED_MESSAGE, Tenant
+from apps.tenancy.selectors import tenant_for_host
 
 T = TypeVar("T")
 
 
-_executor: ThreadPoolExecutor | None = None
+_on_db_threads: Callable[..., Any] | None = None
 
 
-def _db_executor() -> ThreadPoolExecutor:
-    global _executor
-    if _executor is None:
-        _executor = ThreadPoolExecutor(
+def _db_threads() -> Callable[..., Any]:
+    """`_keeping_connection` run on the socket database threads; built once, as building
+    the wrapper costs more than the hop."""
+    global _on_db_threads
+    if _on_db_threads is None:
+        executor = ThreadPoolExecutor(
             max_workers=settings.WS_DB_THREADS, thread_name_prefix="socket-db"
         )
-    return _executor
+        _on_db_threads = sync_to_async(
+            _keeping_connection, thread_sensitive=False, executor=executor
+        )
+    return _on_db_threads
 
 
 class Backlog:
@@ -73,8 +79,8 @@ async def run_db(fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
     try:
         if settings.WS_DB_THREADS <= 0:
             return await database_sync_to_async(fn)(*args, **kwargs)
-        call = sync_to_async(_keeping_connection, thread_sensitive=False, executor=_db_executor())
-        return await call(fn, *args, **kwargs)
+        result: T = await _db_threads()(fn, *args, **kwargs)
+        return result
     finally:
         Backlog.waiting -= 1
 
@@ -96,8 +102,7 @@ def _header(scope: dict[str, Any], name: bytes) -> str:
 
 def _tenant_for_host(host: str) -> Tenant | None:
     tenant_connection().set_schema_to_public()
-    domain = get_tenant_domain_model().objects.select_related("tenant").filter(domain=host).first()
-    return domain.tenant if domain else None
+    return tenant_for_host(host)
 
 
 def _origin_allowed(origin: str) -> bool:
@@ -130,10 +135,10 @@ def _authenticate(scope: dict[str, Any]) -> tuple[Actor | None, int | None]:
         scope["close_error"] = (SUSPENDED_CODE, SUSPENDED_MESSAGE)
         return None, CLOSE_FORBIDDEN
     raw = _raw_token(scope)
-    token = token_lookup(raw=raw) if raw else None
-    if token is None:
+    found = credential_on_host(raw=raw, tenant=tenant) if raw else None
+    if found is None:
         return None, CLOSE_UNAUTHENTICATED
-    actor = actor_for(user=token.user, tenant=tenant)
+    _token, actor = found
     if actor is None:
         return None, CLOSE_FORBIDDEN
     return actor, None

@@ -39,7 +39,7 @@ def super_admin_invite(*, actor: Actor, email: str, display_name: str = "") -> I
             name = display_name.strip() or email.split("@")[0]
             user = User.objects.create_user(email, None, display_name=name, is_super_admin=True)
         elif not user.is_active:
-            raise Conflict("This account is deactivated.", code="account_inactive")
+            raise Conflict("This account is deactivated.", code="account_deactivated")
         elif user.is_super_admin:
             raise Conflict("This account is already a super admin.", code="already_super_admin")
         else:
@@ -99,6 +99,6 @@ def _check_deactivatable(actor: Actor, user: User, active_super_admins: list[int
     if user.pk == actor.user.pk:
         raise Conflict("You cannot deactivate your own account.", code="cannot_deactivate_self")
     if not user.is_active:
-        raise Conflict("This account is already deactivated.", code="already_inactive")
+        raise Conflict("This account is already deactivated.", code="already_deactivated")
     if user.is_super_admin and active_super_admins == [user.pk]:
         raise Conflict("The last active super admin stays.", code="last_super_admin")

@@ -1,10 +1,13 @@
 from __future__ import annotations
 
+from typing import Any
+
 from django.http import HttpRequest, HttpResponse
 from django_tenants.middleware.main import TenantMainMiddleware
 
 from apps.core.errors import error_response
-from apps.tenancy.models import SUSPENDED_CODE, SUSPENDED_MESSAGE
+from apps.tenancy.models import SUSPENDED_CODE, SUSPENDED_MESSAGE, Tenant
+from apps.tenancy.selectors import tenant_for_host
 
 
 class TenantMiddleware(TenantMainMiddleware):
@@ -18,6 +21,12 @@ class TenantMiddleware(TenantMainMiddleware):
         if response is None and request.tenant.is_suspended:  # type: ignore[attr-defined]
             return error_response(403, SUSPENDED_CODE, SUSPENDED_MESSAGE)
         return response
+
+    def get_tenant(self, domain_model: Any, hostname: str) -> Tenant:
+        tenant = tenant_for_host(hostname)
+        if tenant is None:
+            raise domain_model.DoesNotExist
+        return tenant
 
     def no_tenant_found(self, request: HttpRequest, hostname: str) -> HttpResponse:
         return self._unknown_host()

@@ -338,5 +338,5 @@ def test_a_deactivated_account_cannot_accept(org, other_org, admin, committed):
     before = snapshot()
     response = accept(client, token, password=PASSWORD)
     assert response.status_code == 403
-    assert response.json()["error"]["code"] == "account_inactive"
+    assert response.json()["error"]["code"] == "account_deactivated"
     assert snapshot() == before

@@ -91,7 +91,7 @@ def test_inviting_an_existing_account_promotes_it(console, org, committed):
     ("case", "status", "code"),
     [
         ("already", 409, "already_super_admin"),
-        ("inactive", 409, "account_inactive"),
+        ("inactive", 409, "account_deactivated"),
         ("bad_email", 400, "validation_error"),
     ],
 )
@@ -141,7 +141,7 @@ def test_deactivate_any_account(console, org, client_for):
     ("case", "status", "code"),
     [
         ("self", 409, "cannot_deactivate_self"),
-        ("already", 409, "already_inactive"),
+        ("already", 409, "already_deactivated"),
         ("not_super_admin", 404, "account_not_found"),
         ("unknown", 404, "account_not_found"),
     ],

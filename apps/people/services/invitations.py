@@ -217,7 +217,7 @@ def _account_create(invitation: Invitation, password: str, display_name: str) ->
 
 def _account_prove(user: User, password: str, tenant: Tenant) -> None:
     if not user.is_active:
-        raise Forbidden("This account is deactivated.", code="account_inactive")
+        raise Forbidden("This account is deactivated.", code="account_deactivated")
     if Membership.objects.filter(user=user, tenant=tenant).exists():
         raise Conflict("You are already a member.", code="already_member")
     if not password or not user.check_password(password):

@@ -8,6 +8,7 @@ urlpatterns = [
     path("tenants/<str:slug>/suspend", views.TenantSuspendApi.as_view()),
     path("tenants/<str:slug>/reactivate", views.TenantReactivateApi.as_view()),
     path("tenants/<str:slug>/export", views.TenantExportApi.as_view()),
+    path("tenants/<str:slug>/identity-provider", views.TenantIdentityProviderApi.as_view()),
     path("figures", views.FiguresApi.as_view(), name="console-figures"),
     path("tickets", views.TicketQueueApi.as_view(), name="console-tickets"),
     path("escalations", views.EscalationsApi.as_view(), name="console-escalations"),
