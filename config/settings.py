@@ -58,6 +58,7 @@ SHARED_APPS = [
     "apps.accounts",
     "apps.core",
     "apps.records",
+    "apps.people",
     "apps.platform",
     # In the public schema too: PLATFORM_SUPPORT channels live there.
     "apps.chat",
@@ -130,8 +131,16 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "accounts.User"
 AUTHENTICATION_BACKENDS = ["django.contrib.auth.backends.ModelBackend"]
+# Checked wherever a person chooses a password (accepting an invitation, changing or
+# resetting it, createsuperuser).
 AUTH_PASSWORD_VALIDATORS = [
+    {
+        "NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator",
+        "OPTIONS": {"user_attributes": ("email", "display_name")},
+    },
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 if RUNNING_TESTS:
     PASSWORD_HASHERS = [
@@ -242,6 +251,15 @@ REST_FRAMEWORK = {
         "login_account": LOGIN_ACCOUNT_RATE,
         "messages": MESSAGE_RATE,
         "sso": os.environ.get("SSO_RATE", "60/min"),  # exchanges per address
+        # People (README: People): per inviting user and per invited address; password
+        # resets per client address and per account address; token exchanges (accepting
+        # an invitation, confirming a reset) per client address; password changes per user.
+        "invite": os.environ.get("INVITE_RATE", "60/hour"),
+        "invite_address": os.environ.get("INVITE_ADDRESS_RATE", "5/hour"),
+        "password_reset": os.environ.get("PASSWORD_RESET_RATE", "10/hour"),
+        "password_reset_address": os.environ.get("PASSWORD_RESET_ADDRESS_RATE", "3/hour"),
+        "token_exchange": os.environ.get("TOKEN_EXCHANGE_RATE", "20/min"),
+        "password_change": os.environ.get("PASSWORD_CHANGE_RATE", "10/hour"),
     },
     "NUM_PROXIES": NUM_PROXIES,
 }
@@ -307,5 +325,39 @@ USE_X_FORWARDED_HOST = env_bool("USE_X_FORWARDED_HOST", False)
 if IS_PRODUCTION:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
-# The port `make run` serves on; used only to print example commands.
+# The port `make run` serves on; used to print example commands and in mailed links.
 SERVER_PORT = os.environ.get("PORT", "8000")
+
+# Email (README: People). SMTP in production; in development each mail is filed under
+# var/mail (one file per mail), so a person can follow its link. The suite uses Django's
+# in-memory outbox.
+EMAIL_BACKEND = os.environ.get(
+    "EMAIL_BACKEND",
+    "django.core.mail.backends.smtp.EmailBackend"
+    if IS_PRODUCTION
+    else "django.core.mail.backends.filebased.EmailBackend",
+)
+EMAIL_FILE_PATH = os.environ.get("EMAIL_FILE_PATH", str(BASE_DIR / "var" / "mail"))
+EMAIL_HOST = os.environ.get("EMAIL_HOST", "localhost")
+EMAIL_PORT = int(os.environ.get("EMAIL_PORT", "25"))
+EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
+EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL", False)
+EMAIL_TIMEOUT = int(os.environ.get("EMAIL_TIMEOUT", "10"))
+DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", f"no-reply@{BASE_DOMAIN}")
+# Mails go out on a background thread once the transaction commits, so a slow mail
+# server neither holds up a request nor shows in its timing; the suite sends in line.
+EMAIL_IN_BACKGROUND = env_bool("EMAIL_IN_BACKGROUND", not RUNNING_TESTS)
+
+# Mailed links: <PUBLIC_URL_SCHEME>://<the tenant's host>[:<PUBLIC_URL_PORT>] as `{base}`,
+# then the page. By default they point at the API's own GET of the token (what a
+# front end would fetch); a deployment with a front end points them at its pages.
+PUBLIC_URL_SCHEME = os.environ.get("PUBLIC_URL_SCHEME", "https" if IS_PRODUCTION else "http")
+PUBLIC_URL_PORT = os.environ.get("PUBLIC_URL_PORT", "" if IS_PRODUCTION else SERVER_PORT)
+INVITATION_URL = os.environ.get("INVITATION_URL", "{base}/api/invitations/accept?token={token}")
+PASSWORD_RESET_URL = os.environ.get(
+    "PASSWORD_RESET_URL", "{base}/api/auth/password-reset/confirm?token={token}"
+)
+INVITATION_TTL_SECONDS = int(os.environ.get("INVITATION_TTL_SECONDS", str(7 * 24 * 3600)))
+PASSWORD_RESET_TTL_SECONDS = int(os.environ.get("PASSWORD_RESET_TTL_SECONDS", "3600"))

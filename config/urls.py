@@ -7,6 +7,7 @@ from apps.records.api.views import TenantAuditApi
 urlpatterns = [
     path("api/auth/", include("apps.accounts.api.urls")),
     path("api/auth/", include("apps.sso.api.urls")),
+    path("api/", include("apps.people.api.urls")),
     path("api/chat/", include("apps.chat.api.urls")),
     path("api/console/", include("apps.platform.api.urls")),
     path("api/", include("apps.chat.api.member_urls")),

@@ -14,12 +14,15 @@ from urllib.parse import quote
 import pytest
 import redis
 from django.conf import settings
+from django.core import mail
 from django.core.cache import cache
+from django.core.mail import EmailMultiAlternatives
 from django.db import connection
 from rest_framework.test import APIClient
 
 from apps.accounts.models import Role, User
 from apps.accounts.services import membership_set, token_issue, user_create
+from apps.accounts.signals import credentials_revoked
 from apps.chat import events
 from apps.core import limits
 from apps.tenancy.models import Tenant
@@ -224,3 +227,50 @@ def published(django_capture_on_commit_callbacks: Any) -> Iterator[Recorder]:
     yield recorder
     events.sinks.remove(recorder)
     recorder.close()
+
+
+class Committed:
+    """Runs what the requests queued for after their commit (mails, signals) whenever
+    the test looks: the test's own transaction never commits."""
+
+    def __init__(self, capture: Callable[..., AbstractContextManager[Any]]) -> None:
+        self._capture = capture
+        self._pending = ExitStack()
+        self._pending.enter_context(capture(execute=True))
+
+    def run(self) -> None:
+        self._pending.close()
+        self._pending.enter_context(self._capture(execute=True))
+
+    def outbox(self) -> list[EmailMultiAlternatives]:
+        self.run()
+        return list(mail.outbox)
+
+    def close(self) -> None:
+        self._pending.close()
+
+
+@pytest.fixture
+def committed(django_capture_on_commit_callbacks: Any) -> Iterator[Committed]:
+    mail.outbox.clear()
+    done = Committed(django_capture_on_commit_callbacks)
+    yield done
+    done.close()
+
+
+@pytest.fixture
+def revoked(committed: Committed) -> Iterator[Callable[[], list[dict[str, Any]]]]:
+    """revoked() -> the credentials_revoked signals sent so far (committed)."""
+    seen: list[dict[str, Any]] = []
+
+    def receiver(sender: Any, **kwargs: Any) -> None:
+        seen.append({k: v for k, v in kwargs.items() if k != "signal"})
+
+    credentials_revoked.connect(receiver, weak=False)
+
+    def read() -> list[dict[str, Any]]:
+        committed.run()
+        return seen
+
+    yield read
+    credentials_revoked.disconnect(receiver)

@@ -7,6 +7,7 @@ from rest_framework import authentication, exceptions
 
 from apps.accounts.models import ApiToken, User
 from apps.accounts.selectors import credential_on_host, token_lookup
+from apps.accounts.services import token_touch
 
 # Where authentication leaves the actor it found on the host, for `IsHostMember`.
 HOST_ACTOR = "credential_host_actor"
@@ -39,6 +40,7 @@ class BearerTokenAuthentication(authentication.BaseAuthentication):
                 setattr(getattr(request, "_request", request), HOST_ACTOR, found[1])
         if token is None:
             raise exceptions.AuthenticationFailed("Invalid or expired token.")
+        token_touch(token=token)
         return token.user, token
 
     def authenticate_header(self, request: Any) -> str:

@@ -15,6 +15,12 @@ class UserManager(BaseUserManager["User"]):
         user.save(using=self._db)
         return user
 
+    def create_superuser(self, email: str, password: str | None = None, **extra: Any) -> User:
+        """A platform super admin (what `manage.py createsuperuser` creates)."""
+        extra["is_super_admin"] = True
+        extra.setdefault("display_name", email.split("@")[0])
+        return self.create_user(email, password, **extra)
+
     def get_by_natural_key(self, username: str | None) -> User:
         return self.get(email__iexact=username)
 

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.contrib.auth import authenticate
+from django.db.models import Q
 from django.utils import timezone
 
 from apps.accounts.actors import Actor
@@ -23,7 +24,9 @@ class InvalidCredentials(ApplicationError):
     code = "invalid_credentials"
 
 
-def login(*, email: str, password: str, tenant: Tenant) -> tuple[str, ApiToken, Actor]:
+def login(
+    *, email: str, password: str, tenant: Tenant, user_agent: str = ""
+) -> tuple[str, ApiToken, Actor]:
     """Checks the password and that the user may use this host; issues a token.
 
     Every failure gives the same error, so a caller cannot learn whether the email
@@ -33,18 +36,38 @@ def login(*, email: str, password: str, tenant: Tenant) -> tuple[str, ApiToken, 
     actor = actor_for(user=user, tenant=tenant) if isinstance(user, User) else None
     if actor is None:
         raise InvalidCredentials("Invalid email or password.")
-    raw, token = token_issue(user=actor.user)
+    raw, token = token_issue(user=actor.user, user_agent=user_agent)
     return raw, token, actor
 
 
-def token_issue(*, user: User) -> tuple[str, ApiToken]:
+def token_issue(*, user: User, user_agent: str = "") -> tuple[str, ApiToken]:
+    """A new bearer token; `user_agent` (the client's, cut to fit) names the session."""
     raw = secrets.token_urlsafe(32)
     token = ApiToken.objects.create(
         user=user,
         key_hash=token_hash(raw),
         expires_at=timezone.now() + timedelta(seconds=settings.TOKEN_TTL_SECONDS),
+        user_agent=user_agent[: ApiToken._meta.get_field("user_agent").max_length or 255],
     )
     return raw, token
+
+
+# A token's last use is written at most this often: authentication runs on every request.
+TOKEN_TOUCH_INTERVAL = timedelta(minutes=1)
+
+
+def token_touch(*, token: ApiToken) -> None:
+    """Records that the token was used now, unless that was recorded less than a minute
+    ago. The loaded row answers most requests with no query; the UPDATE is conditional,
+    so concurrent requests of one token write it once."""
+    now = timezone.now()
+    stale = now - TOKEN_TOUCH_INTERVAL
+    if token.last_used_at is not None and token.last_used_at > stale:
+        return
+    ApiToken.objects.filter(pk=token.pk).filter(
+        Q(last_used_at__isnull=True) | Q(last_used_at__lte=stale)
+    ).update(last_used_at=now)
+    token.last_used_at = now
 
 
 def token_revoke(*, token: ApiToken) -> None:
@@ -71,6 +94,12 @@ def user_deactivate(*, user: User) -> None:
     user.save(update_fields=["is_active"])
     ApiToken.objects.filter(user=user).delete()
     send_after_commit(credentials_revoked, user_id=user.pk, token_ids=None)
+
+
+def user_rename(*, user: User, display_name: str) -> User:
+    user.display_name = display_name
+    user.save(update_fields=["display_name"])
+    return user
 
 
 def user_create(

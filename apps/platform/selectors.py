@@ -11,7 +11,7 @@ from django.conf import settings
 from django.db.models import Case, Count, IntegerField, Q, QuerySet, Value, When
 
 from apps.accounts.actors import Actor
-from apps.accounts.models import Membership
+from apps.accounts.models import Membership, User
 from apps.accounts.selectors import actor_for
 from apps.chat.models import (
     OPEN_TICKET_STATUSES,
@@ -264,3 +264,8 @@ def audit_page(
         rows = rows.filter(id__lt=before)
     items = list(rows.order_by("-id")[: limit + 1])
     return AuditPage(items=items[:limit], has_more=len(items) > limit)
+
+
+def super_admin_list() -> QuerySet[User]:
+    """Every super admin, active first, then by email."""
+    return User.objects.filter(is_super_admin=True).order_by("-is_active", "email")

@@ -35,6 +35,15 @@ class Action:
     MEMBER_SUSPENDED = "member.suspended"
     MEMBER_REACTIVATED = "member.reactivated"
     MEMBER_REMOVED = "member.removed"
+    INVITATION_SENT = "invitation.sent"
+    INVITATION_ACCEPTED = "invitation.accepted"
+    INVITATION_REVOKED = "invitation.revoked"
+    PASSWORD_CHANGED = "account.password_changed"
+    PASSWORD_RESET = "account.password_reset"
+    SESSION_REVOKED = "account.session_revoked"
+    ACCOUNT_DEACTIVATED = "account.deactivated"
+    SUPER_ADMIN_INVITED = "super_admin.invited"
+    SUPER_ADMIN_PROMOTED = "super_admin.promoted"
 
     ALL = (
         TENANT_CREATED,
@@ -61,6 +70,15 @@ class Action:
         MEMBER_SUSPENDED,
         MEMBER_REACTIVATED,
         MEMBER_REMOVED,
+        INVITATION_SENT,
+        INVITATION_ACCEPTED,
+        INVITATION_REVOKED,
+        PASSWORD_CHANGED,
+        PASSWORD_RESET,
+        SESSION_REVOKED,
+        ACCOUNT_DEACTIVATED,
+        SUPER_ADMIN_INVITED,
+        SUPER_ADMIN_PROMOTED,
     )
 
 

@@ -172,7 +172,9 @@ def _expired_uses_delete() -> None:
         logger.warning("Used SSO assertions not cleaned up this time", exc_info=True)
 
 
-def sso_exchange(*, tenant: Tenant, audience: str, assertion: str) -> SignedIn:
+def sso_exchange(
+    *, tenant: Tenant, audience: str, assertion: str, user_agent: str = ""
+) -> SignedIn:
     """Checks the assertion (signature, algorithm, issuer, audience = the host, lifetime,
     single use) and signs its subject in on the tenant's host."""
     provider = _provider(tenant)
@@ -183,7 +185,7 @@ def sso_exchange(*, tenant: Tenant, audience: str, assertion: str) -> SignedIn:
             _jti_spend(tenant, claims)
             user = _account(tenant, claims)
             _membership(user, tenant, role)
-            raw, token = token_issue(user=user)
+            raw, token = token_issue(user=user, user_agent=user_agent)
     except IntegrityError as exc:  # a concurrent first sign-in of the same person
         raise Conflict("A concurrent sign-in won; retry.", code="sso_conflict") from exc
     _expired_uses_delete()

@@ -32,7 +32,9 @@ from tests.sso.conftest import Platform, Register
 
 
 def exchange(client_for: Any, tenant: Tenant, assertion: Any) -> Any:
-    return client_for(tenant).post("/api/auth/sso", {"assertion": assertion}, format="json")
+    return client_for(tenant).post(
+        "/api/auth/sso", {"assertion": assertion}, format="json", HTTP_USER_AGENT="Platform/3"
+    )
 
 
 def state() -> tuple[int, ...]:
@@ -77,6 +79,7 @@ def test_first_exchange_creates_the_account_and_membership_and_signs_in(
     user = User.objects.get(email="quizzer@platform-users.test")
     assert not user.has_usable_password()
     assert SsoIdentity.objects.get(tenant=acme, subject="platform-user-1").user == user
+    assert ApiToken.objects.get(user=user).user_agent == "Platform/3"  # names the session
     me = client_for(acme).get("/api/auth/me", HTTP_AUTHORIZATION=f"Bearer {body['token']}")
     assert me.status_code == 200 and me.json()["role"] == "MANAGEMENT_TEAM"
     actions = set(AuditEntry.objects.filter(tenant=acme).values_list("action", flat=True))

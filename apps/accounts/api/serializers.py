@@ -3,6 +3,7 @@ from __future__ import annotations
 from rest_framework import serializers
 
 from apps.accounts.models import Role, User
+from apps.core.fields import StrictCharField
 
 
 class UserOutput(serializers.ModelSerializer):
@@ -17,6 +18,10 @@ class UserOutput(serializers.ModelSerializer):
 class LoginInput(serializers.Serializer):
     email = serializers.EmailField(max_length=254)
     password = serializers.CharField(max_length=256, trim_whitespace=False)
+
+
+class MeInput(serializers.Serializer):
+    displayName = StrictCharField(max_length=150, required=False)
 
 
 class LoginOutput(serializers.Serializer):

@@ -9,10 +9,17 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from apps.accounts import services, tickets
-from apps.accounts.api.serializers import LoginInput, LoginOutput, MeOutput, WsTicketOutput
+from apps.accounts.api.serializers import (
+    LoginInput,
+    LoginOutput,
+    MeInput,
+    MeOutput,
+    WsTicketOutput,
+)
 from apps.accounts.api.throttles import LoginAccountThrottle, LoginAddressThrottle
 from apps.accounts.models import ApiToken
 from apps.accounts.permissions import HostRequest, TenantRequest
+from apps.core.api import user_agent, validated
 
 
 class LoginApi(APIView):
@@ -28,18 +35,30 @@ class LoginApi(APIView):
             email=data.validated_data["email"],
             password=data.validated_data["password"],
             tenant=request.tenant,
+            user_agent=user_agent(request),
         )
         body = {"token": raw, "expiresAt": token.expires_at, "user": actor.user, "role": actor.role}
         return Response(LoginOutput(body).data)
 
 
+def _me(request: HostRequest) -> Response:
+    actor = request.actor
+    return Response(MeOutput({"user": actor.user, "tenant": actor.tenant, "role": actor.role}).data)
+
+
 class MeApi(APIView):
     @extend_schema(responses={200: MeOutput}, tags=["auth"])
     def get(self, request: HostRequest) -> Response:
-        actor = request.actor
-        return Response(
-            MeOutput({"user": actor.user, "tenant": actor.tenant, "role": actor.role}).data
-        )
+        return _me(request)
+
+    @extend_schema(
+        request=MeInput, responses={200: MeOutput}, tags=["auth"], summary="Change your name"
+    )
+    def patch(self, request: HostRequest) -> Response:
+        data = validated(MeInput, request.data)
+        if "displayName" in data:
+            services.user_rename(user=request.actor.user, display_name=data["displayName"])
+        return _me(request)
 
 
 class LogoutApi(APIView):

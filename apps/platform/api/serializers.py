@@ -178,3 +178,23 @@ class AuditListInput(serializers.Serializer):
 class AuditPageOutput(serializers.Serializer):
     entries = AuditEntryOutput(many=True)
     hasMore = serializers.BooleanField(source="has_more")
+
+
+class AccountOutput(serializers.Serializer):
+    id = serializers.IntegerField()
+    email = serializers.EmailField()
+    displayName = serializers.CharField(source="display_name")
+    isSuperAdmin = serializers.BooleanField(source="is_super_admin")
+    isActive = serializers.BooleanField(source="is_active")
+    dateJoined = serializers.DateTimeField(source="date_joined")
+
+
+class SuperAdminListOutput(serializers.Serializer):
+    superAdmins = AccountOutput(many=True)
+
+
+class SuperAdminInviteInput(serializers.Serializer):
+    email = serializers.EmailField(max_length=254)
+    displayName = StrictCharField(
+        max_length=150, required=False, default="", help_text="A new account's name."
+    )

@@ -20,4 +20,7 @@ urlpatterns = [
     path("escalations/<bigint:escalation_id>/resolve", views.EscalationResolveApi.as_view()),
     path("escalations/<bigint:escalation_id>/return", views.EscalationReturnApi.as_view()),
     path("audit", views.AuditApi.as_view(), name="console-audit"),
+    path("super-admins", views.SuperAdminsApi.as_view(), name="console-super-admins"),
+    path("super-admins/<int:user_id>/deactivate", views.SuperAdminDeactivateApi.as_view()),
+    path("accounts/<int:user_id>/deactivate", views.AccountDeactivateApi.as_view()),
 ]

@@ -25,8 +25,9 @@ from apps.chat.api.serializers import (
 )
 from apps.chat.payloads import MessageOutput, message_payload
 from apps.core.api import validated
-from apps.platform import export, selectors, services
+from apps.platform import export, selectors, services, super_admins
 from apps.platform.api.serializers import (
+    AccountOutput,
     AuditListInput,
     AuditPageOutput,
     ConsoleTenantOutput,
@@ -37,6 +38,8 @@ from apps.platform.api.serializers import (
     EscalationOutput,
     EscalationPageOutput,
     FiguresOutput,
+    SuperAdminInviteInput,
+    SuperAdminListOutput,
     SuspendInput,
     TenantCreatedOutput,
     TenantCreateInput,
@@ -357,3 +360,56 @@ class AuditApi(ConsoleApi):
             limit=params["limit"],
         )
         return Response(AuditPageOutput({"entries": page.items, "has_more": page.has_more}).data)
+
+
+# --- accounts ----------------------------------------------------------------------------
+
+
+class SuperAdminsApi(ConsoleApi):
+    @extend_schema(
+        responses={200: SuperAdminListOutput},
+        tags=TAGS,
+        summary="Super admins, active first",
+    )
+    def get(self, request: HostRequest) -> Response:
+        return Response(SuperAdminListOutput({"superAdmins": selectors.super_admin_list()}).data)
+
+    @extend_schema(
+        request=SuperAdminInviteInput,
+        responses={201: AccountOutput, 200: AccountOutput},
+        tags=TAGS,
+        summary="Invite a super admin by email: creates the account (201, mailed a link to "
+        "choose a password) or promotes an existing one (200, mailed a notice)",
+    )
+    def post(self, request: HostRequest) -> Response:
+        data = validated(SuperAdminInviteInput, request.data)
+        invited = super_admins.super_admin_invite(
+            actor=request.actor, email=data["email"], display_name=data["displayName"]
+        )
+        return Response(AccountOutput(invited.user).data, status=201 if invited.created else 200)
+
+
+class SuperAdminDeactivateApi(ConsoleApi):
+    @extend_schema(
+        request=None,
+        responses={200: AccountOutput},
+        tags=TAGS,
+        summary="Deactivate a super admin (not yourself, not the last active one)",
+    )
+    def put(self, request: HostRequest, user_id: int) -> Response:
+        user = super_admins.account_deactivate(
+            actor=request.actor, user_id=user_id, super_admin=True
+        )
+        return Response(AccountOutput(user).data)
+
+
+class AccountDeactivateApi(ConsoleApi):
+    @extend_schema(
+        request=None,
+        responses={200: AccountOutput},
+        tags=TAGS,
+        summary="Deactivate any account: it cannot sign in, its sessions and sockets end",
+    )
+    def put(self, request: HostRequest, user_id: int) -> Response:
+        user = super_admins.account_deactivate(actor=request.actor, user_id=user_id)
+        return Response(AccountOutput(user).data)

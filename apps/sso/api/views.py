@@ -12,6 +12,7 @@ from rest_framework.views import APIView
 
 from apps.accounts.api.serializers import LoginOutput
 from apps.accounts.permissions import HostRequest, TenantRequest
+from apps.core.api import user_agent
 from apps.sso import services
 from apps.sso.api.serializers import ProviderInput, ProviderOutput, SsoExchangeInput
 from apps.sso.exchange import sso_exchange
@@ -46,7 +47,10 @@ class SsoExchangeApi(APIView):
         data.is_valid(raise_exception=True)
         host, _ = split_domain_port(request.get_host())
         signed_in = sso_exchange(
-            tenant=request.tenant, audience=host, assertion=data.validated_data["assertion"]
+            tenant=request.tenant,
+            audience=host,
+            assertion=data.validated_data["assertion"],
+            user_agent=user_agent(request),
         )
         body = {
             "token": signed_in.raw_token,
