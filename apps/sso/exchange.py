@@ -24,6 +24,7 @@ from django.db import DatabaseError, IntegrityError, transaction
 from django.utils import timezone
 
 from apps.accounts.actors import Actor
+from apps.accounts.memberships import membership_role_change
 from apps.accounts.models import (
     ApiToken,
     IdentityProvider,
@@ -152,13 +153,14 @@ def _membership(user: User, tenant: Tenant, role: Role) -> None:
     if membership is None:
         Membership.objects.create(user=user, tenant=tenant, role=role)
         _audit(user, Action.SSO_MEMBERSHIP_CREATED, tenant, role=role.value)
+        # The channel rules of the role apply (a new tenant admin joins open tickets).
+        send_after_commit(membership_changed, user_id=user.pk, tenant_id=tenant.pk)
     elif membership.status == MembershipStatus.SUSPENDED:
         raise Forbidden("Your membership here is suspended.", code="membership_suspended")
     elif membership.role != role:
         _audit(user, Action.SSO_ROLE_CHANGED, tenant, previous=membership.role, role=role.value)
-        membership.role = role
-        membership.save(update_fields=["role"])
-        send_after_commit(membership_changed, user_id=user.pk, tenant_id=tenant.pk)
+        # As any role change: never the last active tenant admin's (409 last_admin).
+        membership_role_change(tenant=tenant, user_id=user.pk, role=role)
 
 
 def _expired_uses_delete() -> None:

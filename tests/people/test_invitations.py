@@ -340,3 +340,19 @@ def test_a_deactivated_account_cannot_accept(org, other_org, admin, committed):
     assert response.status_code == 403
     assert response.json()["error"]["code"] == "account_deactivated"
     assert snapshot() == before
+
+
+def test_an_invited_tenant_admin_joins_the_open_support_tickets(org, admin, client_for, committed):
+    from tests.chat.conftest import support_ticket
+
+    ticket = support_ticket(client_for(org.tenant, org.player))
+    assert invite(admin, "second.admin@example.test", "TENANT_ADMIN").status_code == 201
+    [message] = committed.outbox()
+    client, token, _opened = follow(links(message)[0])
+
+    accepted = accept(client, token, password=NEW_PASSWORD, displayName="Second Admin")
+    assert accepted.status_code == 200, accepted.json()
+    committed.run()
+
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {accepted.json()['token']}")
+    assert client.get(f"/api/chat/channels/{ticket['id']}").json()["myRole"] == "ADMIN"

@@ -377,3 +377,41 @@ def test_exchanges_are_rate_limited_per_address(client_for, acme, platforms, reg
     other = client_for(acme)
     other.defaults["REMOTE_ADDR"] = "203.0.113.7"
     assert other.post("/api/auth/sso", {"assertion": "x.y.z"}, format="json").status_code == 401
+
+
+def test_the_platform_cannot_demote_the_last_tenant_admin(client_for, acme, platforms, register):
+    """A role claim changes the role as any role change does: never the organisation's
+    last active tenant admin's (nothing changes)."""
+    platform = platforms["HS256"]
+    register(acme, platform, allowed_roles=(Role.PARTICIPANT, Role.TENANT_ADMIN))
+    first = exchange(client_for, acme, platform.sign(acme, role="TENANT_ADMIN", jti="a"))
+    assert first.status_code == 200
+    assert (
+        not Membership.objects.filter(tenant=acme, role=Role.TENANT_ADMIN)
+        .exclude(user_id=first.json()["user"]["id"])
+        .exists()
+    )
+
+    demoted = exchange(client_for, acme, platform.sign(acme, role="PARTICIPANT", jti="b"))
+
+    assert (demoted.status_code, demoted.json()["error"]["code"]) == (409, "last_admin")
+    membership = Membership.objects.get(tenant=acme, user_id=first.json()["user"]["id"])
+    assert membership.role == Role.TENANT_ADMIN
+    assert not AuditEntry.objects.filter(action="sso.role_changed").exists()
+
+
+def test_a_tenant_admin_signed_in_by_the_platform_joins_the_open_tickets(
+    org, client_for, platforms, register, committed
+):
+    from tests.chat.conftest import support_ticket
+
+    ticket = support_ticket(client_for(org.tenant, org.player))
+    platform = platforms["HS256"]
+    register(org.tenant, platform, allowed_roles=(Role.PARTICIPANT, Role.TENANT_ADMIN))
+    signed_in = exchange(client_for, org.tenant, platform.sign(org.tenant, role="TENANT_ADMIN"))
+    assert signed_in.status_code == 200
+    committed.run()
+
+    admin = client_for(org.tenant)
+    admin.credentials(HTTP_AUTHORIZATION=f"Bearer {signed_in.json()['token']}")
+    assert admin.get(f"/api/chat/channels/{ticket['id']}").json()["myRole"] == "ADMIN"

@@ -18,6 +18,7 @@ from apps.accounts.actors import Actor
 from apps.accounts.models import ApiToken, Invitation, Membership, Role, User
 from apps.accounts.selectors import token_hash
 from apps.accounts.services import InvalidCredentials, membership_set, token_issue
+from apps.accounts.signals import membership_changed, send_after_commit
 from apps.core.exceptions import ApplicationError, Conflict, Forbidden, InvalidInput, NotFound
 from apps.people import mail, policy
 from apps.people.tokens import email_normalise, token_new
@@ -188,6 +189,8 @@ def invitation_accept(
         else:
             _account_prove(user, password, tenant)
         membership_set(user=user, tenant=tenant, role=Role(invitation.role))
+        # The channel rules of the role apply (a new tenant admin joins open tickets).
+        send_after_commit(membership_changed, user_id=user.pk, tenant_id=tenant.pk)
         invitation.accepted_at = timezone.now()
         invitation.accepted_by = user
         invitation.save(update_fields=["accepted_at", "accepted_by"])
