@@ -15,7 +15,7 @@ all of them; they must commit between batches (as `recount` does).
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 from django.db import ProgrammingError, connection, transaction
 from psycopg import sql
@@ -75,9 +75,12 @@ def batch_size(tables: Sequence[str], *, extra_per_schema: int = 0) -> int:
     return max(1, LOCK_BUDGET // max(1, locks_per_schema(tables) + extra_per_schema))
 
 
-def batches(schemas: Sequence[str], size: int) -> Iterator[list[str]]:
-    for start in range(0, len(schemas), size):
-        yield list(schemas[start : start + size])
+T = TypeVar("T")
+
+
+def batches(items: Sequence[T], size: int) -> Iterator[list[T]]:
+    for start in range(0, len(items), size):
+        yield list(items[start : start + size])
 
 
 def _run(query: sql.Composable, params: Mapping[str, Any]) -> list[tuple[Any, ...]]:

@@ -13,8 +13,8 @@ from apps.accounts.models import Role, User
 from apps.accounts.services import membership_set, user_create
 from apps.core.exceptions import Conflict, InvalidInput
 from apps.tenancy import provisioning
-from apps.tenancy.schemas import schema_exists
 from apps.tenancy.models import Domain, SchemaTemplate, Tenant
+from apps.tenancy.schemas import schema_exists
 
 SLUG_PATTERN = re.compile(r"^[a-z][a-z0-9]{1,39}$")
 RESERVED_SLUGS = {"public", "www", "api", "admin", "pg", "information_schema"}

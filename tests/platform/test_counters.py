@@ -98,9 +98,7 @@ def test_deleting_a_tenant_deletes_its_counters(super_admin: User) -> None:
     assert admin
     services.channel_create(actor=admin, type="TEAM")
     assert TenantCount.objects.filter(tenant=made.tenant).exists()
-    console.tenant_delete(
-        actor=_console(super_admin), slug="countgone", confirm="countgone"
-    )
+    console.tenant_delete(actor=_console(super_admin), slug="countgone", confirm="countgone")
     assert not TenantCount.objects.filter(tenant_id=made.tenant.pk).exists()
 
 

@@ -228,7 +228,8 @@ def test_verify_reads_the_schemas_and_finds_one_changed_by_hand(acme: Tenant) ->
     _migrate()
     with connection.cursor() as cursor:  # a record removed by hand (a shared app: no DDL here)
         cursor.execute(
-            "DELETE FROM acme.django_migrations WHERE app = 'records' AND name = '0002_scale_tenant_counts'"
+            "DELETE FROM acme.django_migrations "
+            "WHERE app = 'records' AND name = '0002_scale_tenant_counts'"
         )
     assert "0 migrated" in _migrate()  # the recorded state says acme is up to date
 

@@ -10,8 +10,8 @@ from django.db import connection
 from django_tenants.utils import schema_context
 
 from apps.chat.models import Channel
-from apps.tenancy import schemas
 from apps.platform import recount as recount_module
+from apps.tenancy import schemas
 from apps.tenancy.models import Tenant
 from apps.tenancy.services import tenant_provision
 

@@ -20,6 +20,4 @@ class Command(BaseCommand):
         started = time.perf_counter()
         count = recount()
         if int(options.get("verbosity", 1)) >= 1:
-            self.stdout.write(
-                f"{count} tenants recounted ({time.perf_counter() - started:.2f}s)"
-            )
+            self.stdout.write(f"{count} tenants recounted ({time.perf_counter() - started:.2f}s)")
