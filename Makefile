@@ -6,7 +6,7 @@ PORT ?= 8000
 HOST ?= 127.0.0.1
 
 .PHONY: run test check install install-dev migrate seed lint bench bench-quick \
-	bench-channel-list bench-layers bench-provisioning
+	bench-channel-list bench-layers bench-provisioning bench-messages recount
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -59,5 +59,12 @@ bench-channel-list: install-dev
 bench-layers: install-dev
 	$(BIN)/python bench/layers.py
 
+# TENANTS=10000 BENCH_DATABASE=... (README: Tenants at scale).
 bench-provisioning: install-dev
-	$(BIN)/python bench/provisioning.py
+	$(BIN)/python bench/provisioning.py --tenants $(or $(TENANTS),10000)
+
+bench-messages: install-dev
+	$(BIN)/python bench/message_send.py
+
+recount: install
+	$(BIN)/python manage.py recount
