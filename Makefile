@@ -9,7 +9,7 @@ HOST ?= 127.0.0.1
 WS_MAX_SIZE ?= 1048576
 
 .PHONY: run test check install install-dev migrate seed lint bench bench-quick \
-	bench-channel-list bench-layers bench-provisioning
+	bench-channel-list bench-layers bench-provisioning bench-messages recount
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -62,5 +62,12 @@ bench-channel-list: install-dev
 bench-layers: install-dev
 	$(BIN)/python bench/layers.py
 
+# TENANTS=10000 BENCH_DATABASE=... (README: Tenants at scale).
 bench-provisioning: install-dev
-	$(BIN)/python bench/provisioning.py
+	$(BIN)/python bench/provisioning.py --tenants $(or $(TENANTS),10000)
+
+bench-messages: install-dev
+	$(BIN)/python bench/message_send.py
+
+recount: install
+	$(BIN)/python manage.py recount

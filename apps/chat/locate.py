@@ -32,6 +32,12 @@ class Located:
     channel: Channel
     participant: Participant | None  # the actor's own row; None for a console super admin
     schema: str
+    # The tenant whose schema holds the channel; None for a platform ticket (public).
+    tenant_id: int | None = None
+
+
+def _owner(actor: Actor, schema: str) -> int | None:
+    return None if schema == PUBLIC else actor.tenant.pk
 
 
 def schema_for_type(actor: Actor, channel_type: str) -> str:
@@ -103,7 +109,9 @@ def _member_located(actor: Actor, pk: UUID, *, lock: bool) -> Located | None:
     participant_fields = [f.attname for f in Participant._meta.concrete_fields]
     participant = Participant.from_db(connection.alias, participant_fields, row[len(fields) :])
     participant.channel = channel
-    return Located(channel=channel, participant=participant, schema=schema)
+    return Located(
+        channel=channel, participant=participant, schema=schema, tenant_id=_owner(actor, schema)
+    )
 
 
 @contextmanager
@@ -130,6 +138,11 @@ def channel_located(actor: Actor, channel_id: object, *, lock: bool = False) -> 
             if channel is None:
                 continue
             participant = Participant.objects.filter(channel=channel, user=actor.user).first()
-            yield Located(channel=channel, participant=participant, schema=schema)
+            yield Located(
+                channel=channel,
+                participant=participant,
+                schema=schema,
+                tenant_id=_owner(actor, schema),
+            )
             return
     raise NotFound("Channel not found.")

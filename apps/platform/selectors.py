@@ -1,9 +1,9 @@
-"""The console's reads. Tenant-schema figures (channels, tickets) are counted with one
-UNION ALL query per 500 schemas (`apps.tenancy.schemas`), never one query per tenant."""
+"""The console's reads. None reads a tenant schema: what the tenants' schemas hold
+(channels, tickets, messages) comes from the counters in the public schema
+(`apps.records.counters`), so the figures cost the same at any number of tenants."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,42 +16,23 @@ from apps.accounts.selectors import actor_for
 from apps.chat.models import (
     OPEN_TICKET_STATUSES,
     Channel,
-    ChannelStatus,
     ChannelType,
     Participant,
     TicketPriority,
 )
 from apps.core.exceptions import NotFound
+from apps.records import counters
 from apps.records.models import AuditEntry, Escalation, EscalationState
 from apps.tenancy.models import Tenant, TenantStatus
-from apps.tenancy.schemas import rows_per_schema
-
-EMPTY_COUNTS = {"channels": 0, "activeChannels": 0, "escalatedChannels": 0, "openTickets": 0}
 
 
-def schema_counts(schemas: Iterable[str]) -> dict[str, dict[str, int]]:
-    """Per tenant schema: channels, ACTIVE channels, ESCALATED channels, open tickets."""
-    rows = rows_per_schema(
-        schemas,
-        "chat_channel",
-        "SELECT {name}, count(*), count(*) FILTER (WHERE c.status = %(active)s), "
-        "count(*) FILTER (WHERE c.status = %(escalated)s), "
-        "(SELECT count(*) FROM {schema}.chat_supportticket t WHERE t.status = ANY(%(open)s)) "
-        "FROM {schema}.chat_channel c",
-        {
-            "active": ChannelStatus.ACTIVE,
-            "escalated": ChannelStatus.ESCALATED,
-            "open": list(OPEN_TICKET_STATUSES),
-        },
-    )
+def _counts_output(counts: counters.Counts) -> dict[str, int]:
     return {
-        name: {
-            "channels": channels,
-            "activeChannels": active,
-            "escalatedChannels": escalated,
-            "openTickets": tickets,
-        }
-        for name, channels, active, escalated, tickets in rows
+        "channels": counts.channels,
+        "activeChannels": counts.active_channels,
+        "escalatedChannels": counts.escalated_channels,
+        "openTickets": counts.open_tickets,
+        "messages": counts.messages,
     }
 
 
@@ -78,11 +59,11 @@ def _with_counts(tenants: list[Tenant]) -> list[Tenant]:
         .annotate(n=Count("id"))
         .values_list("tenant_id", "n")
     )
-    counts = schema_counts(t.schema_name for t in tenants)
+    counts = counters.per_tenant(ids)
     for tenant in tenants:
         tenant.counts = {
             "members": members.get(tenant.pk, 0),
-            **counts.get(tenant.schema_name, EMPTY_COUNTS),
+            **_counts_output(counts.get(tenant.pk, counters.ZERO)),
             "openPlatformTickets": platform.get(tenant.pk, 0),
         }
     return tenants
@@ -116,11 +97,7 @@ def tenant_detail(tenant: Tenant) -> Tenant:
 
 def platform_figures() -> dict[str, Any]:
     by_status = dict(_tenants().values("status").annotate(n=Count("id")).values_list("status", "n"))
-    schemas = _tenants().values_list("schema_name", flat=True)
-    totals = dict(EMPTY_COUNTS)
-    for counts in schema_counts(schemas).values():
-        for key, value in counts.items():
-            totals[key] += value
+    totals = counters.total()
     open_platform = dict(
         _platform_tickets()
         .filter(ticket__status__in=OPEN_TICKET_STATUSES)
@@ -135,9 +112,11 @@ def platform_figures() -> dict[str, Any]:
             "active": by_status.get(TenantStatus.ACTIVE, 0),
             "suspended": by_status.get(TenantStatus.SUSPENDED, 0),
         },
-        "channels": totals["channels"],
-        "activeChannels": totals["activeChannels"],
-        "openTenantTickets": totals["openTickets"],
+        "channels": totals.channels,
+        "activeChannels": totals.active_channels,
+        "escalatedChannels": totals.escalated_channels,
+        "openTenantTickets": totals.open_tickets,
+        "messages": totals.messages,
         "openPlatformTickets": {"total": sum(by_priority.values()), "byPriority": by_priority},
         "escalationsWaiting": Escalation.objects.filter(state=EscalationState.OPEN).count(),
     }

@@ -67,3 +67,28 @@ class AuditEntry(models.Model):
             models.Index(fields=["action", "-id"], name="audit_action_idx"),
             models.Index(fields=["actor", "-id"], name="audit_actor_idx"),
         ]
+
+
+class TenantCount(models.Model):
+    """What the console shows of a tenant's own schema, kept in the public schema so that
+    neither the figures nor the tenant list ever read a tenant schema. Changed in the
+    transaction of the write that changes what it counts (`apps.records.counters`).
+
+    A tenant's counts are spread over up to `counters.SLOTS` rows (slot = its channel's
+    slot), summed when read: messages in different channels of one tenant then rarely
+    wait on the same row. `manage.py recount` rebuilds the rows from the schemas."""
+
+    tenant = models.ForeignKey(
+        "tenancy.Tenant", on_delete=models.CASCADE, related_name="+", db_constraint=False
+    )
+    slot = models.PositiveSmallIntegerField()
+    channels = models.BigIntegerField(default=0)
+    active_channels = models.BigIntegerField(default=0)
+    escalated_channels = models.BigIntegerField(default=0)
+    open_tickets = models.BigIntegerField(default=0)
+    messages = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "slot"], name="tenantcount_tenant_slot")
+        ]

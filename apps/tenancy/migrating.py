@@ -1,10 +1,12 @@
-"""Which schemas still have migrations to apply, found in one query per 500 schemas
-(`apps.tenancy.schemas`).
+"""Which schemas still have migrations to apply.
 
 django-tenants' `migrate_schemas` runs Django's whole `migrate` command in every schema,
 even when there is nothing to do: tens of milliseconds per schema, minutes at a few
-thousand tenants. A schema whose `django_migrations` table already lists every migration
-on disk is up to date and can be skipped without entering it.
+thousand tenants. Each tenant row records the migration state its schema was provisioned
+or migrated to (`Tenant.migration_state`); a tenant at the current state is up to date
+without its schema being read. The others' (and with `--verify`, every) schema's
+`django_migrations` table is read in lock-bounded batches (`apps.tenancy.schemas`): one
+that already lists every migration on disk is up to date, and its state is recorded.
 """
 
 from __future__ import annotations
@@ -12,9 +14,11 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 
+from django.conf import settings
 from django.db import connection
 from django.db.migrations.loader import MigrationLoader
 
+from apps.tenancy.models import Tenant
 from apps.tenancy.schemas import rows_per_schema
 
 # pg_advisory_lock key: one migrate_schemas at a time.
@@ -41,6 +45,24 @@ def pending_schemas(schemas: Iterable[str], expected: list[str] | None = None) -
     )
     complete = {schema for schema, count in counts if count == len(expected)}
     return [s for s in schemas if s not in complete]
+
+
+def unrecorded_schemas(state: str) -> list[str]:
+    """Tenant schemas, by name, whose recorded migration state is not `state`."""
+    return list(
+        Tenant.objects.exclude(schema_name=settings.PUBLIC_SCHEMA_NAME)
+        .exclude(migration_state=state)
+        .order_by("schema_name")
+        .values_list("schema_name", flat=True)
+    )
+
+
+def record_state(schemas: Iterable[str], state: str) -> None:
+    schemas = list(schemas)
+    for start in range(0, len(schemas), 1000):
+        Tenant.objects.filter(schema_name__in=schemas[start : start + 1000]).update(
+            migration_state=state
+        )
 
 
 @contextmanager

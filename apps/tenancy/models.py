@@ -27,6 +27,9 @@ class Tenant(TenantMixin):
     suspended_at = models.DateTimeField(null=True, blank=True)
     suspension_reason = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    # The migration state (`provisioning.migration_state`) its schema was provisioned or
+    # migrated to: migrate_schemas skips a schema whose state is current without reading it.
+    migration_state = models.CharField(max_length=64, blank=True, default="")
 
     auto_create_schema = True
     auto_drop_schema = True

@@ -8,13 +8,13 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
-from django_tenants.utils import schema_exists
 
 from apps.accounts.models import Role, User
 from apps.accounts.services import membership_set, user_create
 from apps.core.exceptions import Conflict, InvalidInput
 from apps.tenancy import provisioning
 from apps.tenancy.models import Domain, SchemaTemplate, Tenant
+from apps.tenancy.schemas import schema_exists
 
 SLUG_PATTERN = re.compile(r"^[a-z][a-z0-9]{1,39}$")
 RESERVED_SLUGS = {"public", "www", "api", "admin", "pg", "information_schema"}
@@ -101,7 +101,7 @@ def _provision(
             raise Conflict(f"Tenant {slug!r} already exists.", code="tenant_exists")
         if schema_exists(slug):
             raise Conflict(f"The name {slug!r} is taken.", code="schema_exists")
-        tenant = Tenant(schema_name=slug, name=name)
+        tenant = Tenant(schema_name=slug, name=name, migration_state=template.state)
         tenant.auto_create_schema = False  # created below, in this transaction
         tenant.save()
         provisioning.schema_create(slug, template)

@@ -28,6 +28,7 @@ from django_tenants.utils import schema_context
 from apps.accounts.models import Role, User
 from apps.accounts.services import membership_set, user_create
 from apps.chat.models import Channel
+from apps.platform.recount import recount
 from apps.records.models import AuditEntry
 from apps.tenancy.models import Tenant
 from tests.conftest import database_url
@@ -85,6 +86,7 @@ def people(django_db_blocker: Any) -> Iterator[dict[str, User]]:
             Channel.objects.filter(created_by__in=made.values()).delete()
         connection.set_schema_to_public()
         AuditEntry.objects.filter(actor__in=made.values()).delete()
+        recount()  # the tenant counters, without the channels deleted behind their back
         User.objects.filter(pk__in=[u.pk for u in made.values()]).delete()
 
 

@@ -17,6 +17,7 @@ from apps.accounts.selectors import actor_for
 from apps.chat import services as chat_services
 from apps.chat.models import Channel, ChannelStatus, Message
 from apps.core.exceptions import Conflict, Forbidden
+from apps.platform.recount import counted
 from apps.records.models import AuditEntry, Escalation, EscalationState
 from apps.tenancy.models import Domain, Tenant
 from apps.tenancy.services import tenant_provision
@@ -122,6 +123,7 @@ def test_tenant_list_has_counts(console: Any, org: Org, other_org: Org, client_f
         "activeChannels": 3,
         "escalatedChannels": 0,
         "openTickets": 2,
+        "messages": counted(["acme"])["acme"].messages,
         "openPlatformTickets": 1,
     }
     assert by_slug["globex"]["counts"]["channels"] == 0
@@ -344,6 +346,8 @@ def test_figures(console: Any, client_for: Any, org: Org, other_org: Org) -> Non
     # The escalated ticket is no longer ACTIVE; globex's is.
     assert after["activeChannels"] == before["activeChannels"] + 1
     assert after["openTenantTickets"] == before["openTenantTickets"] + 2
+    assert after["escalatedChannels"] == before["escalatedChannels"] + 1
+    assert after["messages"] == before["messages"] + 1  # the escalation's SYSTEM entry
     by_priority = after["openPlatformTickets"]["byPriority"]
     assert by_priority["URGENT"] == before["openPlatformTickets"]["byPriority"]["URGENT"] + 2
     assert by_priority["LOW"] == before["openPlatformTickets"]["byPriority"]["LOW"] + 1

@@ -21,7 +21,7 @@ from apps.chat.models import Channel
 from apps.core.exceptions import Conflict, InvalidInput
 from apps.tenancy import provisioning
 from apps.tenancy.models import Domain, SchemaTemplate, Tenant
-from apps.tenancy.provisioning import schema_fingerprint
+from apps.tenancy.provisioning import migration_state, schema_fingerprint
 from apps.tenancy.services import tenant_provision
 from tests.conftest import database_url
 
@@ -200,6 +200,49 @@ def test_migrate_schemas_migrates_a_schema_that_needs_it(acme: Tenant) -> None:
 
     assert "1 migrated" in output
     assert schema_fingerprint("behind") == schema_fingerprint(acme.schema_name)
+
+
+def test_provisioning_records_the_schemas_migration_state() -> None:
+    made = tenant_provision(slug="recorded", name="Recorded")
+    assert made.tenant.migration_state == migration_state()
+    made.tenant.refresh_from_db()
+    assert made.tenant.migration_state == migration_state()
+
+
+def test_a_no_op_migrate_reads_no_schema_whose_state_is_recorded(acme: Tenant) -> None:
+    _migrate()  # every tenant's state recorded
+    statements: list[str] = []
+
+    def watch(execute, sql_text, params, many, context):  # type: ignore[no-untyped-def]
+        statements.append(sql_text)
+        return execute(sql_text, params, many, context)
+
+    with connection.execute_wrapper(watch):
+        output = _migrate()
+
+    assert "0 migrated" in output
+    assert not any('"acme".django_migrations' in text for text in statements)
+
+
+def test_verify_reads_the_schemas_and_finds_one_changed_by_hand(acme: Tenant) -> None:
+    _migrate()
+    with connection.cursor() as cursor:  # a record removed by hand (a shared app: no DDL here)
+        cursor.execute(
+            "DELETE FROM acme.django_migrations "
+            "WHERE app = 'records' AND name = '0002_scale_tenant_counts'"
+        )
+    assert "0 migrated" in _migrate()  # the recorded state says acme is up to date
+
+    output = _migrate("--verify")
+
+    assert "1 migrated" in output
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM acme.django_migrations WHERE app = 'records' "
+            "AND name = '0002_scale_tenant_counts'"
+        )
+        assert cursor.fetchone()[0] == 1
+    assert "0 migrated" in _migrate()
 
 
 PARALLEL_SLUGS = ["parone", "partwo", "parthree"]

@@ -10,7 +10,7 @@ from django_tenants.utils import schema_context
 from apps.accounts.actors import Actor
 from apps.accounts.models import Membership, Role, User
 from apps.chat import events, policy
-from apps.chat.locate import channel_located, schema_for_type
+from apps.chat.locate import PUBLIC, channel_located, schema_for_type
 from apps.chat.models import (
     TICKET_TYPES,
     Channel,
@@ -20,8 +20,10 @@ from apps.chat.models import (
     SupportTicket,
 )
 from apps.chat.payloads import channel_payload
+from apps.chat.services.counting import contribution
 from apps.chat.services.timeline import _system, _user_groups
 from apps.core.exceptions import Conflict, InvalidInput
+from apps.records import counters
 
 
 def _super_admins() -> list[User]:
@@ -135,6 +137,8 @@ def channel_create(
                 priority=priority or SupportTicket._meta.get_field("priority").default,
             )
         channel = Channel.objects.select_related("ticket", "tenant").get(pk=channel.pk)
+        if schema != PUBLIC:
+            counters.add(actor.tenant.pk, channel.pk, contribution(channel))
         events.publish(
             "channel_created",
             channel_payload(channel),

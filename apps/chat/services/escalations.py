@@ -14,6 +14,7 @@ from apps.chat.locate import Located, channel_located
 from apps.chat.models import Channel, ChannelStatus, ChannelType, Participant, ParticipantRole
 from apps.chat.payloads import channel_payload
 from apps.chat.services.channels_and_participants import _participant_ids, _super_admins
+from apps.chat.services.counting import counted
 from apps.chat.services.timeline import _status_changed
 from apps.core.exceptions import InvalidInput
 from apps.records import audit
@@ -65,19 +66,20 @@ def channel_escalate(*, actor: Actor, channel_id: object, reason: str) -> Channe
         channel = located.channel
         policy.can_escalate(actor, located).enforce()
         now = timezone.now()
-        channel.status = ChannelStatus.ESCALATED
-        channel.escalation_reason = reason
-        channel.escalated_at = now
-        channel.resolved_at = None
-        channel.save(
-            update_fields=[
-                "status",
-                "escalation_reason",
-                "escalated_at",
-                "resolved_at",
-                "updated_at",
-            ]
-        )
+        with counted(located):
+            channel.status = ChannelStatus.ESCALATED
+            channel.escalation_reason = reason
+            channel.escalated_at = now
+            channel.resolved_at = None
+            channel.save(
+                update_fields=[
+                    "status",
+                    "escalation_reason",
+                    "escalated_at",
+                    "resolved_at",
+                    "updated_at",
+                ]
+            )
         admins = _super_admins()
         existing = set(_participant_ids(channel))
         Participant.objects.bulk_create(
@@ -127,8 +129,9 @@ def channel_deescalate(*, actor: Actor, channel_id: object, note: str = "") -> C
     with transaction.atomic(), channel_located(actor, channel_id, lock=True) as located:
         channel = located.channel
         policy.can_hand_back(actor, located).enforce()
-        channel.status = ChannelStatus.ACTIVE
-        channel.save(update_fields=["status", "updated_at"])
+        with counted(located):
+            channel.status = ChannelStatus.ACTIVE
+            channel.save(update_fields=["status", "updated_at"])
         _escalation_closed(actor, channel, EscalationState.RETURNED)
         text = f"Handed back to {actor.tenant.name} by {actor.user.display_name}"
         _status_changed(actor, located, f"{text}: {note}" if note else f"{text}.")

@@ -77,6 +77,7 @@ def message_send(*, actor: Actor, channel_id: object, content: object) -> Messag
             sender=actor.user,
             sender_type=sender_type_of(actor),
             author=located.participant,
+            tenant_id=located.tenant_id,
         )
         message = appended.message
         _announce(located, message)

@@ -31,6 +31,7 @@ from apps.chat.models import (
     TicketStatus,
 )
 from apps.chat.payloads import channel_payload
+from apps.chat.services.counting import counted
 from apps.chat.services.escalations import _audit, _escalation_closed
 from apps.chat.services.timeline import _status_changed, _system, _user_groups
 from apps.core.exceptions import InvalidInput
@@ -53,12 +54,13 @@ def _ticket_after_message(actor: Actor, located: Located) -> None:
         ticket.save(update_fields=["first_response_at", "status", "updated_at"])
         return
     if channel.status == ChannelStatus.RESOLVED:
-        channel.status = ChannelStatus.ACTIVE
-        channel.resolved_at = None
-        channel.save(update_fields=["status", "resolved_at", "updated_at"])
-        ticket.status = TicketStatus.OPEN
-        ticket.resolved_at = None
-        ticket.save(update_fields=["status", "resolved_at", "updated_at"])
+        with counted(located):
+            channel.status = ChannelStatus.ACTIVE
+            channel.resolved_at = None
+            channel.save(update_fields=["status", "resolved_at", "updated_at"])
+            ticket.status = TicketStatus.OPEN
+            ticket.resolved_at = None
+            ticket.save(update_fields=["status", "resolved_at", "updated_at"])
         _status_changed(actor, located, f"Reopened by {actor.user.display_name}'s message.")
     elif ticket.status == TicketStatus.WAITING_ON_USER:
         ticket.status = TicketStatus.IN_PROGRESS
@@ -180,15 +182,16 @@ def _close(
     now = timezone.now()
     channel = located.channel
     stamp = "resolved_at" if status == ChannelStatus.RESOLVED else "archived_at"
-    channel.status = status
-    setattr(channel, stamp, now)
-    channel.save(update_fields=["status", stamp, "updated_at"])
-    if channel.has_ticket:
-        ticket = channel.ticket
-        ticket_stamp = "resolved_at" if ticket_status == TicketStatus.RESOLVED else "closed_at"
-        ticket.status = ticket_status
-        setattr(ticket, ticket_stamp, now)
-        ticket.save(update_fields=["status", ticket_stamp, "updated_at"])
+    with counted(located):
+        channel.status = status
+        setattr(channel, stamp, now)
+        channel.save(update_fields=["status", stamp, "updated_at"])
+        if channel.has_ticket:
+            ticket = channel.ticket
+            ticket_stamp = "resolved_at" if ticket_status == TicketStatus.RESOLVED else "closed_at"
+            ticket.status = ticket_status
+            setattr(ticket, ticket_stamp, now)
+            ticket.save(update_fields=["status", ticket_stamp, "updated_at"])
     _escalation_closed(actor, channel, escalation)
     _status_changed(actor, located, text)
 
@@ -221,14 +224,15 @@ def ticket_update(
             changes["category"] = category
         if not changes:
             return channel
-        for name, value in changes.items():
-            setattr(ticket, name, value)
-        ticket.save(update_fields=[*changes, "updated_at"])
-        reopened = "status" in changes and channel.status == ChannelStatus.RESOLVED
-        if reopened:
-            channel.status = ChannelStatus.ACTIVE
-            channel.resolved_at = None
-            channel.save(update_fields=["status", "resolved_at", "updated_at"])
+        with counted(located):
+            for name, value in changes.items():
+                setattr(ticket, name, value)
+            ticket.save(update_fields=[*changes, "updated_at"])
+            reopened = "status" in changes and channel.status == ChannelStatus.RESOLVED
+            if reopened:
+                channel.status = ChannelStatus.ACTIVE
+                channel.resolved_at = None
+                channel.save(update_fields=["status", "resolved_at", "updated_at"])
         summary = ", ".join(f"{name} {value}" for name, value in changes.items())
         _status_changed(actor, located, f"Ticket updated by {actor.user.display_name}: {summary}.")
         _audit(actor, located, Action.TICKET_UPDATED, **changes)

@@ -23,6 +23,7 @@ from apps.chat.models import (
     SenderType,
 )
 from apps.chat.payloads import message_payload
+from apps.records import counters
 
 
 def _tenant_schema(actor: Actor, channel: Channel) -> str:
@@ -46,8 +47,8 @@ class Appended:
 
 
 # One round trip: the message, the channel's last-message fields, the author's read mark,
-# and the other participants' read marks (for their badges), all in the caller's
-# transaction on the row-locked channel.
+# the other participants' read marks (for their badges) and the tenant's message count
+# (in the channel's counter slot), all in the caller's transaction on the row-locked channel.
 _APPEND_SQL = """
 WITH new_message AS (
     INSERT INTO chat_message
@@ -64,11 +65,11 @@ WITH new_message AS (
 ), read_by_author AS (
     UPDATE chat_participant SET last_read_seq = %(seq)s, last_read_at = %(now)s
     WHERE id = %(participant)s AND last_read_seq < %(seq)s
-)
+),{counted}
 SELECT (SELECT id FROM new_message),
        ARRAY(SELECT ARRAY[user_id, last_read_seq] FROM chat_participant
              WHERE channel_id = %(channel)s AND user_id IS DISTINCT FROM %(sender)s)
-"""
+""".replace("{counted}", counters.MESSAGE_CTE)
 
 
 def _append(
@@ -79,9 +80,11 @@ def _append(
     sender_type: SenderType,
     kind: MessageKind = MessageKind.USER,
     author: Participant | None = None,
+    tenant_id: int | None = None,
 ) -> Appended:
     """Adds a message to a row-locked channel: the next sequence number, the channel's
-    last-message fields and, given the `author`'s participant row, their read mark."""
+    last-message fields and, given the `author`'s participant row, their read mark; the
+    message counts for `tenant_id` (None: a platform ticket, counted nowhere)."""
     now = timezone.now()
     seq = channel.last_seq + 1
     params: dict[str, Any] = {
@@ -93,6 +96,8 @@ def _append(
         "content": content,
         "now": now,
         "participant": author.pk if author else None,
+        "count_tenant": tenant_id,
+        "count_slot": counters.slot_of(channel.pk),
     }
     with connection.cursor() as cursor:
         cursor.execute(_APPEND_SQL, params)
@@ -132,6 +137,7 @@ def _system(located: Located, text: str) -> Message:
         sender=None,
         sender_type=SenderType.SYSTEM,
         kind=MessageKind.SYSTEM,
+        tenant_id=located.tenant_id,
     ).message
     _announce(located, message)
     return message

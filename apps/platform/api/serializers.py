@@ -21,6 +21,7 @@ class TenantCountsOutput(serializers.Serializer):
     activeChannels = serializers.IntegerField()
     escalatedChannels = serializers.IntegerField()
     openTickets = serializers.IntegerField(help_text="The tenant's own SUPPORT tickets.")
+    messages = serializers.IntegerField(help_text="Messages in the tenant's own channels.")
     openPlatformTickets = serializers.IntegerField(help_text="Its tickets to the platform.")
 
 
@@ -106,7 +107,9 @@ class FiguresOutput(serializers.Serializer):
     tenants = TenantTotalsOutput()
     channels = serializers.IntegerField()
     activeChannels = serializers.IntegerField()
+    escalatedChannels = serializers.IntegerField()
     openTenantTickets = serializers.IntegerField()
+    messages = serializers.IntegerField(help_text="Messages in tenants' own channels.")
     openPlatformTickets = OpenPlatformTicketsOutput()
     escalationsWaiting = serializers.IntegerField()
 

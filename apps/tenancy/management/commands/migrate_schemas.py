@@ -1,7 +1,9 @@
 """django-tenants' migrate_schemas, made fast when there is little to do.
 
-- Schemas that already record every migration on disk are skipped, found with one query
-  per 500 schemas (`apps.tenancy.migrating`), instead of running Django's migrate in each.
+- Tenants whose recorded migration state is current are skipped without reading their
+  schemas; the others' schemas are read in lock-bounded batches and skipped when they
+  already record every migration on disk (`apps.tenancy.migrating`). `--verify` reads
+  every tenant schema that way, whatever its recorded state (a schema changed by hand).
 - The rest are migrated by django-tenants' executors: the public schema first, alone;
   then tenant schemas, in parallel worker processes when more than one needs work
   (`MIGRATION_WORKERS`, each with its own connection).
@@ -56,6 +58,12 @@ class Command(MigrateSchemasCommand):
             action="store_true",
             help="Run Django's migrate in every schema, as django-tenants does.",
         )
+        parser.add_argument(
+            "--verify",
+            action="store_true",
+            help="Read every tenant schema's migrations table, not only those whose "
+            "recorded migration state is not current.",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         with migrating.migrate_lock():
@@ -76,22 +84,29 @@ class Command(MigrateSchemasCommand):
             self._executor(1).run_migrations(tenants=[public])
         total = pending = 0
         if self.sync_tenant:
-            schemas = list(
-                get_tenant_model()
-                .objects.exclude(schema_name=public)
-                .order_by("schema_name")
-                .values_list("schema_name", flat=True)
-            )
-            total = len(schemas)
-            todo = migrating.pending_schemas(schemas, expected)
+            total, todo = self._tenant_schemas(expected, verify=options["verify"])
             pending = len(todo)
             if todo:
                 self._executor(len(todo)).run_migrations(tenants=todo)
+                migrating.record_state(todo, provisioning.migration_state())
         if int(options.get("verbosity", 1)) >= 1:
             self.stdout.write(
                 f"{total} tenant schemas: {pending} migrated, {total - pending} already up to "
                 f"date ({time.perf_counter() - started:.2f}s)"
             )
+
+    def _tenant_schemas(self, expected: list[str], *, verify: bool) -> tuple[int, list[str]]:
+        """How many tenants there are, and the schemas with migrations to apply."""
+        state = provisioning.migration_state()
+        tenants = get_tenant_model().objects.exclude(schema_name=settings.PUBLIC_SCHEMA_NAME)
+        if verify:
+            candidates = list(tenants.order_by("schema_name").values_list("schema_name", flat=True))
+        else:
+            candidates = migrating.unrecorded_schemas(state)
+        todo = migrating.pending_schemas(candidates, expected)
+        pending = set(todo)
+        migrating.record_state((s for s in candidates if s not in pending), state)
+        return tenants.count(), todo
 
     def _executor(self, count: int) -> Any:
         codename = self.executor

@@ -1,0 +1,100 @@
+"""Rebuilding the tenant counters (`apps.records.counters`) from the tenant schemas.
+
+Tenants are recounted a batch at a time (`apps.tenancy.schemas`: as many schemas as the
+lock budget allows), each batch in its own short transaction that first takes SHARE locks
+on the counted tables of its schemas: writes to those tenants wait the few milliseconds
+the batch takes, so no write falls between the reading and the rewriting of its
+counters. A tenant's counters become one row (slot 0) with its counts.
+
+Messages are counted as the sum of the channels' `last_seq`: every message takes the next
+sequence number of its channel and none is ever deleted (removal only marks it), so the
+sum is the count without reading the messages table.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict
+
+from django.conf import settings
+from django.db import connection, transaction
+from psycopg import sql
+
+from apps.chat.models import OPEN_TICKET_STATUSES, Channel, ChannelStatus, SupportTicket
+from apps.records import counters
+from apps.records.models import TenantCount
+from apps.tenancy import schemas
+from apps.tenancy.models import Tenant
+
+TABLES = (Channel._meta.db_table, SupportTicket._meta.db_table)
+_PART = (
+    "SELECT {name}, count(*), count(*) FILTER (WHERE c.status = %(active)s), "
+    "count(*) FILTER (WHERE c.status = %(escalated)s), "
+    "(SELECT count(*) FROM {schema}." + SupportTicket._meta.db_table + " t "
+    "WHERE t.status = ANY(%(open)s)), "
+    "coalesce(sum(c.last_seq), 0) FROM {schema}." + Channel._meta.db_table + " c"
+)
+_PARAMS = {
+    "active": ChannelStatus.ACTIVE,
+    "escalated": ChannelStatus.ESCALATED,
+    "open": list(OPEN_TICKET_STATUSES),
+}
+
+
+def counted(schema_names: Sequence[str]) -> dict[str, counters.Counts]:
+    """Counts read from the schemas (schemas without chat tables are left out), in
+    batches within the lock budget."""
+    rows = schemas.rows_per_schema(
+        schema_names, Channel._meta.db_table, _PART, _PARAMS, tables=TABLES
+    )
+    return {
+        name: counters.Counts(
+            channels=channels,
+            active_channels=active,
+            escalated_channels=escalated,
+            open_tickets=tickets,
+            messages=int(messages),
+        )
+        for name, channels, active, escalated, tickets, messages in rows
+    }
+
+
+def _lock(schema_names: Sequence[str]) -> None:
+    """SHARE locks: writers of these tables wait until the batch commits."""
+    if not schema_names:
+        return
+    names = sql.SQL(", ").join(
+        sql.Identifier(schema, table) for schema in schema_names for table in TABLES
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql.SQL("LOCK TABLE {} IN SHARE MODE").format(names).as_string())
+
+
+def recount_batch(tenants: Sequence[Tenant]) -> None:
+    with transaction.atomic():
+        present = schemas.with_table([t.schema_name for t in tenants], Channel._meta.db_table)
+        _lock(present)
+        found = counted(present)
+        ids = [t.pk for t in tenants]
+        TenantCount.objects.filter(tenant_id__in=ids).delete()
+        TenantCount.objects.bulk_create(
+            TenantCount(tenant_id=t.pk, slot=0, **asdict(found[t.schema_name]))
+            for t in tenants
+            if found.get(t.schema_name)
+        )
+
+
+def batch_size() -> int:
+    """Tenants per batch: their tables' and indexes' read locks and the SHARE locks."""
+    return schemas.batch_size(TABLES, extra_per_schema=len(TABLES))
+
+
+def recount() -> int:
+    """Every tenant's counters, rebuilt; returns how many tenants were recounted."""
+    tenants = list(
+        Tenant.objects.exclude(schema_name=settings.PUBLIC_SCHEMA_NAME).order_by("schema_name")
+    )
+    size = batch_size()
+    for batch in schemas.batches(tenants, size):
+        recount_batch(batch)
+    return len(tenants)

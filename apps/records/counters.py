@@ -1,0 +1,96 @@
+"""Tenant counts kept in the public schema (`TenantCount`), read without entering any
+tenant schema.
+
+Writers add deltas in their own transaction. Every delta about a channel goes to the
+channel's slot (`slot_of`), one of `SLOTS` rows per tenant, created on first use: two
+channels of one tenant share a row only one time in `SLOTS`, so a message in one channel
+does not wait for another channel's transaction to commit. Sending a message adds its
+count inside the message's own statement (`MESSAGE_CTE`, in `apps.chat.services.timeline`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass, fields
+from uuid import UUID
+
+from django.conf import settings
+from django.db import connection
+from django.db.models import Sum
+
+from apps.records.models import TenantCount
+
+SLOTS = 8
+TABLE = f"{settings.PUBLIC_SCHEMA_NAME}.{TenantCount._meta.db_table}"
+
+
+@dataclass(frozen=True)
+class Counts:
+    channels: int = 0
+    active_channels: int = 0
+    escalated_channels: int = 0
+    open_tickets: int = 0
+    messages: int = 0
+
+    def __sub__(self, other: Counts) -> Counts:
+        return Counts(**{f: getattr(self, f) - getattr(other, f) for f in FIELDS})
+
+    def __add__(self, other: Counts) -> Counts:
+        return Counts(**{f: getattr(self, f) + getattr(other, f) for f in FIELDS})
+
+    def __bool__(self) -> bool:
+        return any(asdict(self).values())
+
+
+FIELDS = tuple(f.name for f in fields(Counts))
+ZERO = Counts()
+
+_ADD_SQL = (
+    f"INSERT INTO {TABLE} AS c (tenant_id, slot, {', '.join(FIELDS)}) "
+    f"VALUES (%s, %s, {', '.join(['%s'] * len(FIELDS))}) "
+    "ON CONFLICT (tenant_id, slot) DO UPDATE SET "
+    + ", ".join(f"{f} = c.{f} + EXCLUDED.{f}" for f in FIELDS)
+)
+
+# One more part of the message's WITH statement: the tenant's message count, in the
+# channel's slot. Platform tickets (public schema) pass a NULL tenant and count nothing.
+MESSAGE_CTE = f"""
+counted AS (
+    INSERT INTO {TABLE} AS c (tenant_id, slot, {", ".join(FIELDS)})
+    SELECT %(count_tenant)s::integer, %(count_slot)s, 0, 0, 0, 0, 1
+    WHERE %(count_tenant)s::integer IS NOT NULL
+    ON CONFLICT (tenant_id, slot) DO UPDATE SET messages = c.messages + 1
+)"""
+
+
+def slot_of(channel_id: UUID | str) -> int:
+    return UUID(str(channel_id)).int % SLOTS
+
+
+def add(tenant_id: int, channel_id: UUID | str, delta: Counts) -> None:
+    """Adds `delta` to the tenant's counts, in the caller's transaction."""
+    if not delta:
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _ADD_SQL, [tenant_id, slot_of(channel_id), *(getattr(delta, f) for f in FIELDS)]
+        )
+
+
+def _counts(row: dict[str, int | None]) -> Counts:
+    return Counts(**{f: int(row.get(f) or 0) for f in FIELDS})
+
+
+def per_tenant(tenant_ids: Iterable[int]) -> dict[int, Counts]:
+    """Each given tenant's counts (tenants without any are left out)."""
+    rows = (
+        TenantCount.objects.filter(tenant_id__in=list(tenant_ids))
+        .values("tenant_id")
+        .annotate(**{f: Sum(f) for f in FIELDS})
+    )
+    return {row["tenant_id"]: _counts(row) for row in rows}
+
+
+def total() -> Counts:
+    """Every tenant's counts added up."""
+    return _counts(TenantCount.objects.aggregate(**{f: Sum(f) for f in FIELDS}))
