@@ -215,6 +215,11 @@ SPECTACULAR_SETTINGS = {
         "MembershipRoleEnum": "apps.accounts.models.Role",
         "ParticipantRoleEnum": "apps.chat.models.ParticipantRole",
     },
+    # Every operation documents the error shape and statuses (apps/core/openapi.py).
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "apps.core.openapi.document_errors",
+    ],
 }
 
 LANGUAGE_CODE = "en-us"
