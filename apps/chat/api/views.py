@@ -6,7 +6,6 @@ from typing import Any
 
 from drf_spectacular.utils import extend_schema
 from rest_framework.response import Response
-from rest_framework.throttling import UserRateThrottle
 from rest_framework.views import APIView
 
 from apps.accounts.permissions import HostRequest
@@ -32,6 +31,7 @@ from apps.chat.api.serializers import (
 from apps.chat.locate import channel_located
 from apps.chat.payloads import ChannelOutput, MessageOutput
 from apps.core.api import validated
+from apps.core.throttling import FailOpenUserRateThrottle
 
 TAGS = ["chat"]
 
@@ -43,7 +43,7 @@ def _channel(request: HostRequest, channel_id: str) -> Response:
         return Response(ChannelOutput(channel).data)
 
 
-class MessageThrottle(UserRateThrottle):
+class MessageThrottle(FailOpenUserRateThrottle):
     scope = "messages"
 
 
