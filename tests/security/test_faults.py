@@ -90,7 +90,9 @@ def test_redis_stopped_mid_traffic(people, redis):
     each missed message once."""
     with servers(2, redis.url) as (one, other):
         admin, player = _login(one.port, people["admin"]), _login(other.port, people["player"])
-        channel = rest(one.port, "POST", "/api/chat/channels", {"type": "SUPPORT", "subject": "faults"}, player)
+        channel = rest(
+            one.port, "POST", "/api/chat/channels", {"type": "SUPPORT", "subject": "faults"}, player
+        )
         cid = channel["id"]
 
         async def scenario() -> tuple[Client, Client]:
@@ -147,9 +149,13 @@ def test_server_killed_while_clients_send(people, redis):
     holds every stored message exactly once."""
     with servers(2, redis.url) as (victim, survivor):
         tokens = [_login(survivor.port, people[name]) for name in ("player", "admin", "admin2")]
-        cid = rest(survivor.port, "POST", "/api/chat/channels", {"type": "SUPPORT", "subject": "faults"}, tokens[0])[
-            "id"
-        ]
+        cid = rest(
+            survivor.port,
+            "POST",
+            "/api/chat/channels",
+            {"type": "SUPPORT", "subject": "faults"},
+            tokens[0],
+        )["id"]
         ports = [victim.port, survivor.port, victim.port]  # two clients lose their process
         resumed_at: list[int] = []  # how many each had sent when it moved to the survivor
 
