@@ -80,15 +80,13 @@ def _bearer(user: Any) -> dict[str, str]:
     return {"Authorization": f"Bearer {raw}"}
 
 
-# Operations with a known server error, fuzzed apart (below) until it is fixed.
+# Operations with a known server error (test_known_500_... below), left out until fixed.
 KNOWN_500 = {"GET /api/console/tickets", "GET /api/console/escalations"}
 
 
-def _fuzz(
-    app: RolledBack, host: str, headers: dict[str, str], *, only: set[str] | None = None
-) -> int:
-    """Every operation (or `only` those), positive then negative data; returns the
-    requests made. All failures are collected, so one run reports every operation that
+def _fuzz(app: RolledBack, host: str, headers: dict[str, str]) -> int:
+    """Every operation but KNOWN_500, positive then negative data; returns the requests
+    made. All failures are collected, so one run reports every operation that
     misbehaves."""
     schema = schemathesis.openapi.from_wsgi("/api/schema/", app)
     failures: list[str] = []
@@ -96,7 +94,7 @@ def _fuzz(
 
     for result in schema.get_all_operations():
         operation = result.ok()
-        if (operation.label in KNOWN_500) != (only is not None and operation.label in only):
+        if operation.label in KNOWN_500:
             continue
         for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
 
@@ -129,7 +127,12 @@ def test_fuzz_console_host(wsgi_app, super_admin):
 @pytest.mark.xfail(
     strict=True,
     reason="issue 12 defect 5: a huge `offset` on /api/console/tickets and /escalations "
-    "answers 500 (bigint out of range); fixed on the hardening branch",
+    "answers 500 (bigint out of range); fixed on the hardening branch. When this passes, "
+    "empty KNOWN_500 so the fuzzing covers them again.",
 )
-def test_fuzz_console_offsets(wsgi_app, super_admin):
-    _fuzz(wsgi_app, "localhost", _bearer(super_admin), only=KNOWN_500)
+def test_known_500_huge_console_offsets(super_admin, client_for, public_tenant):
+    """What schemathesis found on the operations left out of the fuzzing above."""
+    client = client_for(public_tenant, super_admin)
+    for path in ("/api/console/tickets", "/api/console/escalations"):
+        response = client.get(path, {"offset": "41069246573221375143450308258272641024"})
+        assert response.status_code < 500, (path, response.status_code)
