@@ -5,6 +5,7 @@ from apps.core.errors import handler400, handler403, handler404, handler500  # n
 
 urlpatterns = [
     path("api/auth/", include("apps.accounts.api.urls")),
+    path("api/auth/", include("apps.sso.api.urls")),
     path("api/chat/", include("apps.chat.api.urls")),
     path("api/console/", include("apps.platform.api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(permission_classes=[]), name="schema"),

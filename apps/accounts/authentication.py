@@ -6,7 +6,10 @@ from django.http import HttpRequest
 from rest_framework import authentication, exceptions
 
 from apps.accounts.models import ApiToken, User
-from apps.accounts.selectors import token_lookup
+from apps.accounts.selectors import credential_on_host, token_lookup
+
+# Where authentication leaves the actor it found on the host, for `IsHostMember`.
+HOST_ACTOR = "credential_host_actor"
 
 
 def bearer_from_header(value: str) -> str | None:
@@ -25,7 +28,15 @@ class BearerTokenAuthentication(authentication.BaseAuthentication):
         raw = bearer_from_header(request.META.get("HTTP_AUTHORIZATION", ""))
         if raw is None:
             return None
-        token = token_lookup(raw=raw)
+        tenant = getattr(request, "tenant", None)
+        if tenant is None:
+            token = token_lookup(raw=raw)
+        else:
+            found = credential_on_host(raw=raw, tenant=tenant)
+            token = found[0] if found else None
+            if found:
+                # The DRF request proxies attribute reads to the Django request.
+                setattr(getattr(request, "_request", request), HOST_ACTOR, found[1])
         if token is None:
             raise exceptions.AuthenticationFailed("Invalid or expired token.")
         return token.user, token

@@ -6,6 +6,7 @@ from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 
 from apps.accounts.actors import Actor
+from apps.accounts.authentication import HOST_ACTOR
 from apps.accounts.models import User
 from apps.accounts.selectors import actor_for
 
@@ -36,7 +37,9 @@ class IsHostMember(BasePermission):
         if not isinstance(user, User) or not user.is_authenticated:
             return False
         host = cast(HostRequest, request)
-        actor = actor_for(user=user, tenant=host.tenant)
+        actor = getattr(request, HOST_ACTOR, None)
+        if actor is None or actor.user is not user or actor.tenant is not host.tenant:
+            actor = actor_for(user=user, tenant=host.tenant)
         if actor is None:
             self.code = "not_a_member"
             return False

@@ -12,13 +12,14 @@ in the socket's bounded outbox until its client takes them.
 from __future__ import annotations
 
 import asyncio
-import json
+import logging
 import time
 from collections import deque
 from contextlib import suppress
 from typing import Any
 from uuid import UUID, uuid4
 
+from channels.consumer import get_handler_name
 from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
@@ -26,14 +27,20 @@ from django.conf import settings
 from apps.accounts.actors import Actor
 from apps.chat import events, selectors, services
 from apps.chat.hub import Hub, hub
+from apps.chat.limits import message_allowed
 from apps.chat.locate import channel_located
 from apps.chat.payloads import message_payload
-from apps.chat.ws import Backlog, in_tenant
-from apps.core.closecodes import CLOSE_FORBIDDEN, CLOSE_TOO_SLOW
+from apps.chat.ws import Backlog, in_tenant, run_db
+from apps.core import parsers
+from apps.core.closecodes import CLOSE_FORBIDDEN, CLOSE_TOO_SLOW, CLOSE_TRY_AGAIN
+from apps.core.db import tenant_connection
+from apps.core.errors import DB_RETRY_AFTER, UNAVAILABLE, database_unavailable
 from apps.core.exceptions import ApplicationError, InvalidInput
+from apps.core.limits import RENEW_SECONDS, SocketLeases
 from apps.tenancy.models import SUSPENDED_CODE, SUSPENDED_MESSAGE, Tenant, TenantStatus
 
-MAX_FRAME_BYTES = 64 * 1024
+logger = logging.getLogger(__name__)
+
 TYPING_TTL = 5.0  # seconds a typing indicator lasts without a new `typing`
 BADGE_INTERVAL = 1.0  # at most one `unread_changed` per channel and socket in this time
 CLOSE_WAIT = 5.0  # seconds a closing socket's client gets to take its last frames
@@ -47,6 +54,7 @@ def _located_group(actor: Actor, channel_id: object) -> str:
 
 
 def _send_message(actor: Actor, channel_id: object, content: object) -> dict[str, Any]:
+    message_allowed(actor.user.pk)  # MESSAGE_RATE, counted with the user's REST sends
     return message_payload(
         services.message_send(actor=actor, channel_id=channel_id, content=content)
     )
@@ -63,7 +71,14 @@ def _sync(actor: Actor, channel_id: object, after: object) -> dict[str, Any]:
 
 
 def _tenant_suspended(tenant_id: int) -> bool:
-    return Tenant.objects.filter(pk=tenant_id, status=TenantStatus.SUSPENDED).exists()
+    connection = tenant_connection()
+    connection.set_schema_to_public()
+    with connection.cursor() as cursor:
+        cursor.execute(_SUSPENDED_SQL, [tenant_id, TenantStatus.SUSPENDED])
+        return cursor.fetchone() is not None
+
+
+_SUSPENDED_SQL = f"SELECT 1 FROM {Tenant._meta.db_table} WHERE id = %s AND status = %s"
 
 
 def _room_key(channel_id: object) -> str:
@@ -80,6 +95,37 @@ def _required(data: dict[str, Any], *names: str) -> list[Any]:
             "Missing fields.", fields={name: ["This field is required."] for name in missing}
         )
     return [data[name] for name in names]
+
+
+def _problem(error: Exception) -> dict[str, Any]:
+    """The `error` frame's data for a failure below the protocol: the database away
+    (`service_unavailable`, retry later), or a bug (`internal_error`, logged)."""
+    if database_unavailable(error):
+        logger.warning("Socket frame failed, database unavailable: %s", error)
+        code, message = UNAVAILABLE
+        return {"code": code, "message": message, "retryAfter": DB_RETRY_AFTER}
+    logger.exception("Socket frame failed")
+    return {"code": "internal_error", "message": "Internal server error."}
+
+
+_renewers: dict[asyncio.AbstractEventLoop, asyncio.Task[None]] = {}
+
+
+async def _renew_leases() -> None:
+    """Keeps this process's sockets counted (WS_MAX_SOCKETS_PER_USER) while they are
+    open; if the process dies, its leases lapse by themselves."""
+    loop = asyncio.get_running_loop()
+    while True:
+        await asyncio.sleep(RENEW_SECONDS)
+        await loop.run_in_executor(None, SocketLeases.renew)
+
+
+def _ensure_renewer() -> None:
+    loop = asyncio.get_running_loop()
+    task = _renewers.get(loop)
+    if task is None or task.done():
+        _renewers.clear()  # tasks of loops that ended
+        _renewers[loop] = loop.create_task(_renew_leases())
 
 
 class RetryLater(ApplicationError):
@@ -113,6 +159,15 @@ class ChatConsumer(AsyncWebsocketConsumer):
         finally:
             await self._release()  # also when a handler failed
 
+    async def dispatch(self, message: dict[str, Any]) -> None:
+        """As Channels' own, less its thread hop per frame to close the loop thread's old
+        database connections: this consumer's database work runs on `ws.run_db` threads,
+        which look after theirs."""
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"No handler for message type {message['type']}")
+        await handler(message)
+
     async def connect(self) -> None:
         await self.accept()
         if self.scope.get("close_code"):
@@ -125,7 +180,8 @@ class ChatConsumer(AsyncWebsocketConsumer):
             await self.close(code=self.scope["close_code"])
             return
         self.actor = self.scope["actor"]
-        self.socket_id = uuid4().hex
+        self.socket_id = self.scope.get("socket_id") or uuid4().hex
+        _ensure_renewer()
         self.schema = self.actor.tenant.schema_name
         self.user_id = self.actor.user.pk
         self.rooms = {}
@@ -152,7 +208,14 @@ class ChatConsumer(AsyncWebsocketConsumer):
             await self.hub.join(group, self)
         # A suspension that committed after the handshake's check but before joining the
         # tenant's group above would not reach this socket: look once more.
-        if await in_tenant(self.actor.tenant, _tenant_suspended, self.actor.tenant.pk):
+        try:
+            suspended = await run_db(_tenant_suspended, self.actor.tenant.pk)
+        except Exception as error:
+            if not database_unavailable(error):
+                raise
+            self.close_with(CLOSE_TRY_AGAIN, *UNAVAILABLE)
+            return
+        if suspended:
             self.close_with(CLOSE_FORBIDDEN, SUSPENDED_CODE, SUSPENDED_MESSAGE)
 
     async def disconnect(self, code: int) -> None:
@@ -175,36 +238,54 @@ class ChatConsumer(AsyncWebsocketConsumer):
     # --- client -> server ------------------------------------------------------------------
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        """Every frame gets its reply or an `error` frame; nothing a client sends, and no
+        failure below (the database away, a bug), ends the connection."""
         if self.closing:
             return  # being closed (too slow, or the tenant was suspended): nothing more
         ref = None
         try:
             event, data, ref = self._parse(text_data)
             self._rate_limit()
-            handler = getattr(self, f"on_{event}", None)
-            if handler is None:
-                raise InvalidInput(f"Unknown event {event!r}.", code="unknown_event")
-            reply = await handler(data)
+            reply = await self._handle(event, data)
             if reply is not None:
                 name, body = reply
                 self._send(name, body if ref is None else {**body, "ref": ref})
         except ApplicationError as error:
-            problem: dict[str, Any] = {"code": error.code, "message": error.message}
-            if error.fields:
-                problem["fields"] = error.fields
-            if isinstance(error, RetryLater):
-                problem["retryAfter"] = error.retry_after
-            if ref is not None:
-                problem["ref"] = ref
-            self._send("error", problem)
+            self._send_error(self._refusal(error), ref)
+        except Exception as error:
+            self._send_error(_problem(error), ref)
+
+    async def _handle(self, event: str, data: dict[str, Any]) -> Reply:
+        handler = getattr(self, f"on_{event}", None)
+        if handler is None:
+            raise InvalidInput(f"Unknown event {event[:100]!r}.", code="unknown_event")
+        reply: Reply = await handler(data)
+        return reply
+
+    @staticmethod
+    def _refusal(error: ApplicationError) -> dict[str, Any]:
+        problem: dict[str, Any] = {"code": error.code, "message": error.message}
+        if error.fields:
+            problem["fields"] = error.fields
+        retry_after = getattr(error, "retry_after", None)  # RetryLater, RateLimited
+        if retry_after is not None:
+            problem["retryAfter"] = retry_after
+        return problem
+
+    def _send_error(self, problem: dict[str, Any], ref: Any) -> None:
+        self._send("error", problem if ref is None else {**problem, "ref": ref})
 
     def _parse(self, text: str | None) -> tuple[str, dict[str, Any], Any]:
         if text is None:
             raise InvalidInput("Frames are JSON text.", code="bad_frame")
-        if len(text.encode()) > MAX_FRAME_BYTES:
+        if len(text) > settings.WS_MAX_FRAME_BYTES or (
+            len(text.encode("utf-8", "surrogatepass")) > settings.WS_MAX_FRAME_BYTES
+        ):
             raise InvalidInput("Frame too large.", code="frame_too_large")
         try:
-            frame = json.loads(text)
+            frame = parsers.loads(text)
+        except parsers.TooDeep as too_deep:
+            raise InvalidInput(str(too_deep), code="bad_request") from None
         except ValueError:
             raise InvalidInput("Frames are JSON text.", code="bad_frame") from None
         if not isinstance(frame, dict) or not isinstance(frame.get("event"), str):

@@ -185,8 +185,9 @@ class Hub:
                 self.events_failed()
 
     def events_failed(self) -> None:
-        """Events may be lost: every local socket is told once."""
-        if self.delayed:
+        """Events may be lost: every local socket is told once. (A hub no socket started
+        serves only HTTP here: nobody to tell.)"""
+        if self.delayed or self._started is None:
             return
         self.delayed = True
         logger.warning("Channel layer unreachable: events delayed on %d sockets", self.sockets)
@@ -281,6 +282,19 @@ def events_failed() -> None:
         return
     if found is not None:
         found.events_failed()
+
+
+class PublishFromServingLoop:
+    """ASGI wrapper for HTTP: the loop serving requests gets a hub, so events that views
+    publish after commit leave from that loop without the request waiting, as they do from
+    sockets (the hub itself starts only when a socket registers)."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> Any:
+        hub()
+        return await self.app(scope, receive, send)
 
 
 def serving_loop() -> asyncio.AbstractEventLoop | None:

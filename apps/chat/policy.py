@@ -268,8 +268,19 @@ def assignable_roles(channel_type: str) -> tuple[Role, ...]:
     return () if channel_type == ChannelType.PLATFORM_SUPPORT else STAFF_ROLES
 
 
+def _platform_staff_only(actor: Actor, located: Located, action: str) -> Decision:
+    """On platform tickets the staff are the super admins: the tenant admin who asked
+    neither resolves nor changes the ticket (README: Ticket workflow)."""
+    if located.channel.type == ChannelType.PLATFORM_SUPPORT and not actor.is_super_admin:
+        return _refused(Forbidden(f"Only platform super admins {action} platform tickets."))
+    return ALLOWED
+
+
 def can_resolve(actor: Actor, located: Located) -> Decision:
+    """The channel's admins; on platform tickets, super admins only."""
     if not (decision := _administered(actor, located, "resolve")):
+        return decision
+    if not (decision := _platform_staff_only(actor, located, "resolve")):
         return decision
     if located.channel.status == ChannelStatus.RESOLVED:
         return _refused(Conflict("This channel is already resolved.", code="already_resolved"))
@@ -287,11 +298,12 @@ def can_archive(actor: Actor, located: Located) -> Decision:
 
 
 def can_edit_ticket(actor: Actor, located: Located) -> Decision:
-    """A ticket's status, priority and category: the channel's admins."""
+    """A ticket's status, priority and category: the channel's admins; on platform
+    tickets, super admins only."""
     if not (writable := _writable(located.channel)):
         return writable
     if not located.channel.has_ticket:
         return _refused(InvalidInput("This channel is not a ticket.", code="not_a_ticket"))
     if not _administers(actor, located):
         return _refused(Forbidden("Only the channel's admins may update it."))
-    return ALLOWED
+    return _platform_staff_only(actor, located, "change")

@@ -26,6 +26,11 @@ class Action:
     ESCALATION_ASSIGNED = "escalation.assigned"
     ESCALATION_RESOLVED = "escalation.resolved"
     ESCALATION_RETURNED = "escalation.returned"
+    SSO_PROVIDER_SAVED = "sso.provider_saved"
+    SSO_PROVIDER_DELETED = "sso.provider_deleted"
+    SSO_ACCOUNT_CREATED = "sso.account_created"
+    SSO_MEMBERSHIP_CREATED = "sso.membership_created"
+    SSO_ROLE_CHANGED = "sso.role_changed"
 
     ALL = (
         TENANT_CREATED,
@@ -43,6 +48,11 @@ class Action:
         ESCALATION_ASSIGNED,
         ESCALATION_RESOLVED,
         ESCALATION_RETURNED,
+        SSO_PROVIDER_SAVED,
+        SSO_PROVIDER_DELETED,
+        SSO_ACCOUNT_CREATED,
+        SSO_MEMBERSHIP_CREATED,
+        SSO_ROLE_CHANGED,
     )
 
 

@@ -1,14 +1,22 @@
 from __future__ import annotations
 
+from typing import Any
+
 from django.http import HttpRequest, HttpResponse
 from django_tenants.middleware.main import TenantMainMiddleware
 
 from apps.core.errors import error_response
-from apps.tenancy.models import SUSPENDED_CODE, SUSPENDED_MESSAGE
+from apps.tenancy.hosts import host_name, tenant_for_host
+from apps.tenancy.models import SUSPENDED_CODE, SUSPENDED_MESSAGE, Tenant
 
 
 class TenantMiddleware(TenantMainMiddleware):
-    """django-tenants' host routing, answering an unknown host with the JSON error shape."""
+    """django-tenants' host routing, answering an unknown host with the JSON error shape.
+    The host is read as sockets read it (`apps.tenancy.hosts`)."""
+
+    @staticmethod
+    def hostname_from_request(request: HttpRequest) -> str:
+        return host_name(request.get_host())  # get_host checks ALLOWED_HOSTS
 
     def process_request(self, request: HttpRequest) -> HttpResponse | None:
         response = super().process_request(request)
@@ -18,6 +26,12 @@ class TenantMiddleware(TenantMainMiddleware):
         if response is None and request.tenant.is_suspended:  # type: ignore[attr-defined]
             return error_response(403, SUSPENDED_CODE, SUSPENDED_MESSAGE)
         return response
+
+    def get_tenant(self, domain_model: Any, hostname: str) -> Tenant:
+        tenant = tenant_for_host(hostname)
+        if tenant is None:
+            raise domain_model.DoesNotExist
+        return tenant
 
     def no_tenant_found(self, request: HttpRequest, hostname: str) -> HttpResponse:
         return self._unknown_host()

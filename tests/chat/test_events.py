@@ -7,9 +7,12 @@ from typing import Any
 
 import pytest
 from django.db import transaction
+from django_tenants.utils import tenant_context
 
 from apps.accounts.selectors import actor_for
-from apps.chat import events, services
+from apps.chat import events, selectors, services
+from apps.chat.models import Message
+from apps.chat.payloads import ChannelOutput, MessageOutput, channel_payload, message_payload
 from tests.chat.conftest import create_channel, support_ticket
 
 
@@ -205,3 +208,46 @@ def test_each_event_is_delivered_once_per_commit(org, client_for, published: Any
         )
     contents = [e.data["content"] for e in published.named("new_message")]
     assert contents == ["0", "1", "2"]
+
+
+def test_message_payload_matches_the_documented_serializer(org, client_for):
+    """Messages are built by hand for speed; the OpenAPI schema documents MessageOutput.
+    Both must give the same body for a member's, a SYSTEM and a removed message."""
+    admin = client_for(org.tenant, org.admin)
+    tournament = create_channel(admin, type="TOURNAMENT", contextId="cup-final")
+    sent = admin.post(
+        f"/api/chat/channels/{tournament['id']}/messages", {"content": "gone soon"}, format="json"
+    ).json()
+    admin.delete(f"/api/chat/channels/{tournament['id']}/messages/{sent['id']}")
+    channel = support_ticket(client_for(org.tenant, org.player))
+    admin.put(f"/api/chat/channels/{channel['id']}/escalate", {"reason": "help"}, format="json")
+
+    with tenant_context(org.tenant):
+        messages = list(Message.objects.select_related("sender"))
+    kinds = {(m.kind, m.sender_id is None, m.removed_at is not None) for m in messages}
+    assert ("SYSTEM", True, False) in kinds and any(removed for *_, removed in kinds)
+    for message in messages:
+        assert message_payload(message) == dict(MessageOutput(message).data)
+
+
+def test_channel_payload_matches_the_documented_serializer(org, client_for):
+    """Channels too: with and without a ticket, an assignee, an escalation, a last
+    message, the caller's read state; a platform ticket carries its tenant."""
+    admin = client_for(org.tenant, org.admin)
+    create_channel(admin, type="TOURNAMENT", contextId="cup-quiet")
+    ticket = support_ticket(client_for(org.tenant, org.player))
+    url = f"/api/chat/channels/{ticket['id']}"
+    admin.put(f"{url}/assign", {"assigneeId": org.team.id}, format="json")
+    admin.put(f"{url}/escalate", {"reason": "help"}, format="json")
+    create_channel(admin, type="PLATFORM_SUPPORT", subject="Invoice", category="BILLING")
+
+    actor = actor_for(user=org.admin, tenant=org.tenant)
+    page = selectors.channel_list(actor=actor)
+    assert len(page.channels) == 3
+    shapes = {(c.type, c.last_message is None, c.assigned_to is None) for c in page.channels}
+    assert ("TOURNAMENT", True, True) in shapes and ("SUPPORT", False, False) in shapes
+    for channel in page.channels:
+        assert channel_payload(channel) == dict(ChannelOutput(channel).data)
+    bare = page.channels[0]
+    del bare.unread_count, bare.my_role
+    assert channel_payload(bare) == dict(ChannelOutput(bare).data)

@@ -34,10 +34,15 @@ from tests.conftest import database_url
 ROOT = Path(__file__).resolve().parents[2]
 PASSWORD = "two-processes-pass"
 POOL_SIZE = 3
+MESSAGE_LIMIT = 60  # per user and minute, over both processes and both transports
+SOCKET_CAP = 3  # open sockets per user, over both processes
 
-pytestmark = pytest.mark.skipif(
-    not settings.REDIS_URL, reason="needs Redis: processes share events through it"
-)
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(
+        not settings.REDIS_URL, reason="needs Redis: processes share events through it"
+    ),
+]
 
 
 def _free_port() -> int:
@@ -87,10 +92,13 @@ def servers(people: Any, django_db_blocker: Any) -> Iterator[list[int]]:
         **os.environ,
         "DATABASE_URL": database_url(),
         "REDIS_URL": settings.REDIS_URL,
+        "LIMITS_REDIS_URL": settings.LIMITS_REDIS_URL,  # apart from what test runs clear
         "DB_POOL_MIN_SIZE": "1",
         "DB_POOL_MAX_SIZE": str(POOL_SIZE),
         "WS_DB_THREADS": "2",  # each keeps a pooled connection; requests get the rest
         "WS_RATE_FRAMES": "1000",
+        "MESSAGE_RATE": f"{MESSAGE_LIMIT}/min",
+        "WS_MAX_SOCKETS_PER_USER": str(SOCKET_CAP),
     }
     ports = [_free_port(), _free_port()]
     processes = [
@@ -267,3 +275,63 @@ def test_concurrent_requests_wait_for_a_pooled_connection_instead_of_failing(
     assert statuses == [200] * 80
     # Both servers' pools, whatever the concurrency (the suite's own connections aside).
     assert 0 < peak <= 2 * POOL_SIZE
+
+
+def _ws(port: int, token: str) -> Any:
+    return websockets.connect(
+        f"ws://acme.localhost:{port}/ws/chat/?token={token}", host="127.0.0.1"
+    )
+
+
+def test_the_message_limit_holds_across_processes_and_transports(servers, people):
+    """Half the allowance over REST on one process, half over a socket on the other:
+    the next message is refused on both."""
+    one, other = servers
+    admin, _player = _tokens(servers, people)
+    channel = _rest(one, "POST", "/api/chat/channels", {"type": "TEAM", "subject": "l"}, admin)
+    path = f"/api/chat/channels/{channel['id']}/messages"
+    for n in range(MESSAGE_LIMIT // 2):
+        _rest(one, "POST", path, {"content": f"rest {n}"}, admin)
+
+    async def scenario() -> dict[str, Any]:
+        async with _ws(other, admin) as socket:
+            for n in range(MESSAGE_LIMIT // 2 + 1):
+                data = {"channelId": channel["id"], "content": f"socket {n}"}
+                await socket.send(json.dumps({"event": "send_message", "data": data, "ref": n}))
+            replies = [
+                json.loads(await asyncio.wait_for(socket.recv(), 10))
+                for _ in range(MESSAGE_LIMIT // 2 + 1)
+            ]
+            assert [r["event"] for r in replies[:-1]] == ["message_sent"] * (MESSAGE_LIMIT // 2)
+            return replies[-1]
+
+    refused = asyncio.run(scenario())
+    assert refused["event"] == "error" and refused["data"]["code"] == "rate_limited"
+    assert refused["data"]["retryAfter"] > 0
+    with pytest.raises(urllib.error.HTTPError) as over:
+        _rest(one, "POST", path, {"content": "one more"}, admin)
+    assert over.value.code == 429 and int(over.value.headers["Retry-After"]) > 0
+
+
+def test_the_socket_cap_holds_across_processes(servers, people):
+    one, other = servers
+    _admin, player = _tokens(servers, people)
+
+    async def scenario() -> None:
+        held = [await _ws(port, player).__aenter__() for port in (one, one, other)]
+        for port in (one, other):
+            async with _ws(port, player) as refused:
+                frame = json.loads(await asyncio.wait_for(refused.recv(), 5))
+                assert frame["data"]["code"] == "too_many_sockets"
+                with pytest.raises(websockets.ConnectionClosed) as closed:
+                    await asyncio.wait_for(refused.recv(), 5)
+                assert closed.value.rcvd is not None and closed.value.rcvd.code == 4429
+        await held[0].close()
+        await asyncio.sleep(0.3)  # the server releases the closed socket's place
+        async with _ws(other, player) as again:
+            await again.send(json.dumps({"event": "leave_channel", "data": {"channelId": "x"}}))
+            assert json.loads(await asyncio.wait_for(again.recv(), 5))["event"] == "left"
+        for kept in held[1:]:
+            await kept.close()
+
+    asyncio.run(scenario())

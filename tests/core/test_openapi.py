@@ -7,6 +7,7 @@ from django.core.management import call_command
 
 from apps.chat.api.urls import urlpatterns as chat_urls
 from apps.platform.api.urls import urlpatterns as console_urls
+from apps.sso.api.urls import urlpatterns as sso_urls
 
 
 def _schema() -> dict:
@@ -16,14 +17,18 @@ def _schema() -> dict:
     return yaml.safe_load(out.getvalue())
 
 
-def test_schema_documents_every_chat_and_console_endpoint_with_bodies():
+def test_schema_documents_every_chat_console_and_sso_endpoint_with_bodies():
     schema = _schema()
     paths = schema["paths"]
-    patterns = [("/api/chat/", p) for p in chat_urls] + [("/api/console/", p) for p in console_urls]
+    patterns = (
+        [("/api/chat/", p) for p in chat_urls]
+        + [("/api/console/", p) for p in console_urls]
+        + [("/api/auth/", p) for p in sso_urls]
+    )
     for prefix, pattern in patterns:
         path = prefix + str(pattern.pattern).replace("<str:", "{").replace("<int:", "{").replace(
-            ">", "}"
-        )
+            "<bigint:", "{"
+        ).replace(">", "}")
         assert path in paths, path
         for method, operation in paths[path].items():
             assert {"200", "201", "204"} & set(operation["responses"]), (

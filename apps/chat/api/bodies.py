@@ -9,19 +9,19 @@ from typing import Any
 
 from apps.accounts.actors import Actor
 from apps.chat import selectors
-from apps.chat.api.serializers import HistoryInput, MessagePageOutput, ParticipantOutput
+from apps.chat.api.serializers import HistoryInput, ParticipantOutput
 from apps.chat.locate import channel_located
-from apps.chat.payloads import ChannelOutput
+from apps.chat.payloads import channel_payload, message_payload
 from apps.core.api import validated
 
 
 def channel_detail_body(actor: Actor, channel_id: object) -> dict[str, Any]:
     """The channel as the actor sees it, its participants and its newest messages."""
     with channel_located(actor, channel_id) as located:
-        body = dict(ChannelOutput(selectors.channel_read_state(located=located)).data)
+        body = channel_payload(selectors.channel_read_state(located=located))
         participants = selectors.channel_participants(located=located)
         body["participants"] = ParticipantOutput(participants, many=True).data
-        body["messages"] = MessagePageOutput(selectors.message_page(located=located)).data
+        body["messages"] = page_body(selectors.message_page(located=located))
     return body
 
 
@@ -35,4 +35,13 @@ def history_body(actor: Actor, channel_id: object, query: Mapping[str, Any]) -> 
             after=params.get("after"),
             limit=params["limit"],
         )
-        return dict(MessagePageOutput(page).data)
+        return page_body(page)
+
+
+def page_body(page: selectors.MessagePage) -> dict[str, Any]:
+    """`MessagePageOutput(page).data`, with each message built by `message_payload`."""
+    return {
+        "messages": [message_payload(message) for message in page.messages],
+        "hasMore": page.has_more,
+        "direction": page.direction,
+    }

@@ -28,10 +28,11 @@ from apps.chat.api.serializers import (
     TicketUpdateInput,
     UnreadOutput,
 )
+from apps.chat.limits import MESSAGES_SCOPE
 from apps.chat.locate import channel_located
-from apps.chat.payloads import ChannelOutput, MessageOutput
+from apps.chat.payloads import ChannelOutput, MessageOutput, channel_payload, message_payload
 from apps.core.api import validated
-from apps.core.throttling import FailOpenUserRateThrottle
+from apps.core.throttles import LimitThrottle
 
 TAGS = ["chat"]
 
@@ -40,11 +41,17 @@ def _channel(request: HostRequest, channel_id: str) -> Response:
     """The channel as the caller now sees it (status, ticket, unread)."""
     with channel_located(request.actor, channel_id) as located:
         channel = selectors.channel_read_state(located=located)
-        return Response(ChannelOutput(channel).data)
+        return Response(channel_payload(channel))
 
 
-class MessageThrottle(FailOpenUserRateThrottle):
-    scope = "messages"
+class MessageThrottle(LimitThrottle):
+    """MESSAGE_RATE per user, counted with the user's socket sends (`limits.hit`)."""
+
+    scope = MESSAGES_SCOPE
+    rate_setting = "MESSAGE_RATE"
+
+    def ident(self, request: Any) -> object | None:
+        return request.user.pk if request.user.is_authenticated else None
 
 
 class ChannelListApi(APIView):
@@ -67,8 +74,12 @@ class ChannelListApi(APIView):
             after=selectors.ChannelCursor.decode(cursor) if cursor else None,
             limit=filters["limit"],
         )
-        body = {"channels": page.channels, "next": page.next.encode() if page.next else None}
-        return Response(ChannelListOutput(body).data)
+        return Response(
+            {
+                "channels": [channel_payload(channel) for channel in page.channels],
+                "next": page.next.encode() if page.next else None,
+            }
+        )
 
     @extend_schema(
         request=ChannelCreateInput,
@@ -139,7 +150,7 @@ class MessagesApi(APIView):
         message = services.message_send(
             actor=request.actor, channel_id=channel_id, content=data["content"]
         )
-        return Response(MessageOutput(message).data, status=201)
+        return Response(message_payload(message), status=201)
 
 
 class MessageRemoveApi(APIView):
@@ -153,7 +164,7 @@ class MessageRemoveApi(APIView):
         message = services.message_remove(
             actor=request.actor, channel_id=channel_id, message_id=message_id
         )
-        return Response(MessageOutput(message).data)
+        return Response(message_payload(message))
 
 
 class EscalateApi(APIView):

@@ -7,7 +7,7 @@ from rest_framework import serializers
 from apps.chat.api.serializers import ChannelDetailOutput
 from apps.chat.models import TicketCategory, TicketPriority, TicketStatus
 from apps.chat.payloads import ChannelOutput, UserBrief
-from apps.core.fields import StrictCharField
+from apps.core.fields import BIGINT_MAX, StrictCharField
 from apps.records.audit import Action
 from apps.records.models import EscalationState
 from apps.tenancy.models import TenantStatus
@@ -117,10 +117,10 @@ class TicketQueueInput(serializers.Serializer):
     priority = serializers.ChoiceField(choices=TicketPriority.choices, required=False)
     category = serializers.ChoiceField(choices=TicketCategory.choices, required=False)
     tenant = serializers.CharField(max_length=63, required=False, help_text="Tenant slug.")
-    assigneeId = serializers.IntegerField(min_value=1, required=False)
+    assigneeId = serializers.IntegerField(max_value=BIGINT_MAX, min_value=1, required=False)
     unassigned = serializers.BooleanField(required=False, default=False)
     limit = serializers.IntegerField(min_value=1, max_value=200, default=50)
-    offset = serializers.IntegerField(min_value=0, default=0)
+    offset = serializers.IntegerField(max_value=BIGINT_MAX, min_value=0, default=0)
 
 
 class TicketPageOutput(serializers.Serializer):
@@ -147,7 +147,7 @@ class EscalationListInput(serializers.Serializer):
     )
     tenant = serializers.CharField(max_length=63, required=False, help_text="Tenant slug.")
     limit = serializers.IntegerField(min_value=1, max_value=200, default=50)
-    offset = serializers.IntegerField(min_value=0, default=0)
+    offset = serializers.IntegerField(max_value=BIGINT_MAX, min_value=0, default=0)
 
 
 class EscalationPageOutput(serializers.Serializer):
@@ -179,8 +179,10 @@ class AuditEntryOutput(serializers.Serializer):
 class AuditListInput(serializers.Serializer):
     tenant = serializers.CharField(max_length=63, required=False, help_text="Tenant slug.")
     action = serializers.ChoiceField(choices=[(a, a) for a in Action.ALL], required=False)
-    actorId = serializers.IntegerField(min_value=1, required=False)
-    before = serializers.IntegerField(min_value=1, required=False, help_text="An entry id.")
+    actorId = serializers.IntegerField(max_value=BIGINT_MAX, min_value=1, required=False)
+    before = serializers.IntegerField(
+        max_value=BIGINT_MAX, min_value=1, required=False, help_text="An entry id."
+    )
     limit = serializers.IntegerField(min_value=1, max_value=200, default=50)
 
 

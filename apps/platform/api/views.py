@@ -23,7 +23,7 @@ from apps.chat.api.serializers import (
     MessageCreateInput,
     MessagePageOutput,
 )
-from apps.chat.payloads import MessageOutput
+from apps.chat.payloads import MessageOutput, message_payload
 from apps.core.api import validated
 from apps.platform import export, selectors, services
 from apps.platform.api.serializers import (
@@ -45,6 +45,8 @@ from apps.platform.api.serializers import (
     TicketPageOutput,
     TicketQueueInput,
 )
+from apps.sso import services as sso_services
+from apps.sso.api.serializers import ProviderInput, ProviderOutput
 
 TAGS = ["console"]
 
@@ -138,6 +140,48 @@ class TenantReactivateApi(ConsoleApi):
     def put(self, request: HostRequest, slug: str) -> Response:
         tenant = services.tenant_reactivate(actor=request.actor, slug=slug)
         return Response(ConsoleTenantOutput(selectors.tenant_detail(tenant)).data)
+
+
+class TenantIdentityProviderApi(ConsoleApi):
+    """The tenant's identity provider for single sign-on, as its admins see it on its host
+    (`/api/auth/sso/provider`)."""
+
+    @extend_schema(
+        responses={200: ProviderOutput},
+        operation_id="console_identity_provider_get",
+        tags=TAGS,
+        summary="The tenant's identity provider (404 sso_not_configured)",
+    )
+    def get(self, request: HostRequest, slug: str) -> Response:
+        tenant = services.tenant_get(slug)
+        provider = sso_services.provider_get(actor=request.actor, tenant=tenant)
+        return Response(ProviderOutput(provider).data)
+
+    @extend_schema(
+        request=ProviderInput,
+        responses={200: ProviderOutput},
+        operation_id="console_identity_provider_put",
+        tags=TAGS,
+        summary="Create or replace the tenant's identity provider",
+    )
+    def put(self, request: HostRequest, slug: str) -> Response:
+        data = ProviderInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        provider = sso_services.provider_put(
+            actor=request.actor, tenant=services.tenant_get(slug), settings=data.provider_settings()
+        )
+        return Response(ProviderOutput(provider).data)
+
+    @extend_schema(
+        request=None,
+        responses={204: None},
+        operation_id="console_identity_provider_delete",
+        tags=TAGS,
+        summary="Remove the tenant's identity provider",
+    )
+    def delete(self, request: HostRequest, slug: str) -> Response:
+        sso_services.provider_delete(actor=request.actor, tenant=services.tenant_get(slug))
+        return Response(status=204)
 
 
 def _next_piece(pieces: Iterator[str]) -> str | None:
@@ -261,7 +305,7 @@ class EscalationMessagesApi(ConsoleApi):
         message = chat_services.message_send(
             actor=found.actor, channel_id=found.escalation.channel_id, content=data["content"]
         )
-        return Response(MessageOutput(message).data, status=201)
+        return Response(message_payload(message), status=201)
 
 
 class EscalationResolveApi(ConsoleApi):
