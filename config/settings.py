@@ -215,6 +215,8 @@ else:
 WS_RATE_FRAMES = int(os.environ.get("WS_RATE_FRAMES", "30"))  # frames per window and socket
 WS_RATE_WINDOW = float(os.environ.get("WS_RATE_WINDOW", "5"))  # seconds
 WS_SEND_QUEUE = int(os.environ.get("WS_SEND_QUEUE", "1000"))  # frames waiting for a slow client
+# Seconds between the hubs' checks that events still flow (events_delayed/events_resumed).
+EVENTS_PROBE_INTERVAL = float(os.environ.get("EVENTS_PROBE_INTERVAL", "1"))
 # Threads running sockets' database work in each process; 0 runs it on Channels' one
 # thread-sensitive thread (the suite does, to share its transaction).
 WS_DB_THREADS = int(os.environ.get("WS_DB_THREADS", "0" if RUNNING_TESTS else "4"))
@@ -275,6 +277,11 @@ SPECTACULAR_SETTINGS = {
         "MembershipStatusEnum": "apps.accounts.models.MembershipStatus",
         "ParticipantRoleEnum": "apps.chat.models.ParticipantRole",
     },
+    # Every operation documents the error shape and statuses (apps/core/openapi.py).
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "apps.core.openapi.document_errors",
+    ],
 }
 
 LANGUAGE_CODE = "en-us"

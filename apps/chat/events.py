@@ -84,8 +84,9 @@ async def _send_all(messages: list[tuple[str, dict[str, Any]]]) -> None:
     for group, message in messages:
         try:
             await layer.group_send(group, message)
-        except Exception:  # the database has it; a client resyncs from there
-            logger.exception("Could not deliver %s to %s", message["type"], group)
+        except Exception as error:  # the database has it; clients resync from there
+            logger.warning("Could not deliver %s to %s: %s", message["type"], group, error)
+            hub.events_failed()
 
 
 COMMAND_WAIT = 5.0  # seconds a revocation waits for its command to reach the layer

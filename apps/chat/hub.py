@@ -25,9 +25,18 @@ Layer messages (`apps.chat.events` builds them):
 - `hub.member {group, role}`: the members (one person's sockets on one host) act in
   `role` from now on and leave the rooms they may no longer see.
 - `hub.leave {group, channels}`: the members leave these channels' rooms at once.
+- `hub.probe`: sent by the hub to its own channel every EVENTS_PROBE_INTERVAL seconds.
 
 Commands travel the same layer as events and are handled in the order they arrive, so
 no event that arrives after a command is delivered against it.
+
+**When the layer fails** (Redis unreachable): a probe that cannot be published, or that
+has not come back within three intervals, or a publish of this process that failed, puts
+the hub in the delayed state: every local socket gets `events_delayed` (once), and joins
+are kept locally. When a probe comes back, the hub subscribes again to every group it
+holds (redis-py resubscribes what it had; groups joined meanwhile are added now), leaves
+the delayed state and sends `events_resumed`, after which clients `sync` their rooms.
+Events published while Redis was down are lost; the database has every message.
 """
 
 from __future__ import annotations
@@ -38,8 +47,13 @@ from collections.abc import Iterable
 from typing import Any, Protocol
 
 from channels.layers import get_channel_layer
+from django.conf import settings
 
 logger = logging.getLogger(__name__)
+
+DELAYED_FRAME = '{"event":"events_delayed","data":{}}'
+RESUMED_FRAME = '{"event":"events_resumed","data":{}}'
+PROBE_MISSES = 3  # probes not back after this many intervals: events are not arriving
 
 
 def badge_group(schema: str) -> str:
@@ -82,6 +96,10 @@ class Hub:
         self._started: asyncio.Task[None] | None = None
         self._pump: asyncio.Task[None] | None = None
         self._unsubscribing: set[asyncio.Task[None]] = set()
+        self._watch: asyncio.Task[None] | None = None
+        self.delayed = False  # the layer is failing: events may not arrive
+        self._probe_back = self.loop.time()
+        self._recovering: asyncio.Task[None] | None = None
 
     # --- membership -----------------------------------------------------------------------
 
@@ -98,10 +116,14 @@ class Hub:
                 self._started = None  # the next socket tries again
             raise
         self.users.setdefault((socket.schema, socket.user_id), set()).add(socket)
+        if self.delayed:
+            socket.push(DELAYED_FRAME)
 
     async def _start(self) -> None:
         self.channel = await self.layer.new_channel()
         self._pump = self.loop.create_task(self._run(self.channel))
+        self._probe_back = self.loop.time()
+        self._watch = self.loop.create_task(self._probe(self.channel))
 
     async def unregister(self, socket: Socket, groups: list[str]) -> None:
         for group in groups:
@@ -115,8 +137,9 @@ class Hub:
         self.sockets -= 1
         if self.sockets == 0:
             # Nobody left here: stop listening; the next socket starts a new hub.
-            if self._pump is not None:
-                self._pump.cancel()
+            for task in (self._pump, self._watch, self._recovering):
+                if task is not None:
+                    task.cancel()
             if _hubs.get(self.loop) is self:
                 del _hubs[self.loop]
 
@@ -129,6 +152,10 @@ class Hub:
                 ready = self._subscribing[group] = self.loop.create_future()
                 try:
                     await self.layer.group_add(group, self.channel)
+                except Exception:
+                    # The layer is down: kept here, subscribed again when it returns.
+                    logger.warning("Could not subscribe to %s; events delayed", group)
+                    self.events_failed()
                 except BaseException:
                     if not members:
                         del self.groups[group]
@@ -174,6 +201,52 @@ class Hub:
         except Exception:  # the subscription goes with the connection anyway
             logger.exception("Could not unsubscribe from %s", group)
 
+    # --- layer failures ------------------------------------------------------------------
+
+    async def _probe(self, channel: str) -> None:
+        interval = settings.EVENTS_PROBE_INTERVAL
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                await self.layer.send(channel, {"type": "hub.probe"})
+            except Exception:
+                self.events_failed()
+                continue
+            if self.loop.time() - self._probe_back > PROBE_MISSES * interval:
+                self.events_failed()
+
+    def events_failed(self) -> None:
+        """Events may be lost: every local socket is told once. (A hub no socket started
+        serves only HTTP here: nobody to tell.)"""
+        if self.delayed or self._started is None:
+            return
+        self.delayed = True
+        logger.warning("Channel layer unreachable: events delayed on %d sockets", self.sockets)
+        self._to_all(DELAYED_FRAME)
+
+    def _probe_returned(self, message: dict[str, Any], members: Iterable[Socket]) -> None:
+        self._probe_back = self.loop.time()
+        if self.delayed and self._recovering is None:
+            self._recovering = self.loop.create_task(self._recover())
+
+    async def _recover(self) -> None:
+        try:
+            for group in list(self.groups):
+                await self.layer.group_add(group, self.channel)
+        except Exception:
+            logger.warning("Channel layer still failing; events stay delayed")
+            return
+        finally:
+            self._recovering = None
+        self.delayed = False
+        logger.warning("Channel layer back: events resumed")
+        self._to_all(RESUMED_FRAME)
+
+    def _to_all(self, frame: str) -> None:
+        for sockets in list(self.users.values()):
+            for socket in list(sockets):
+                socket.push(frame)
+
     # --- delivery -------------------------------------------------------------------------
 
     async def _run(self, channel: str) -> None:
@@ -196,9 +269,10 @@ class Hub:
             "hub.revoke": self._revoke,
             "hub.member": self._member,
             "hub.leave": self._leave,
+            "hub.probe": self._probe_returned,
         }.get(message["type"])
         if deliver is not None:
-            deliver(message, self.groups.get(message["group"], ()))
+            deliver(message, self.groups.get(message.get("group", ""), ()))
 
     def _frame(self, message: dict[str, Any], members: Iterable[Socket]) -> None:
         frame, skip = message["frame"], message.get("skip")
@@ -246,6 +320,16 @@ def hub() -> Hub:
     if found is None:
         found = _hubs[loop] = Hub(get_channel_layer())
     return found
+
+
+def events_failed() -> None:
+    """A publish from this loop failed: its hub (if any) tells its sockets."""
+    try:
+        found = _hubs.get(asyncio.get_running_loop())
+    except RuntimeError:
+        return
+    if found is not None:
+        found.events_failed()
 
 
 class PublishFromServingLoop:
