@@ -33,7 +33,7 @@ from tests.chat.test_websocket import (
     run,
     send,
 )
-from tests.conftest import host_of
+from tests.conftest import PASSWORD, host_of
 
 
 async def connect_with(tenant: Any, user: Any, *, ttl: float | None = None) -> tuple[Any, str]:
@@ -315,5 +315,31 @@ def test_a_super_admin_who_loses_a_membership_stays_connected_in_no_role(
         await send(socket, "join_channel", channelId=cid)
         assert (await expect(socket, "error"))["code"] == "not_found"
         await socket.disconnect()
+
+    run(scenario)
+
+
+def test_a_password_change_closes_the_sockets_of_the_other_tokens(org, client_for):
+    """The token that changed the password stays; sockets opened with any other close."""
+    cid, admin = _ticket_with_admin(org, client_for)
+
+    async def scenario() -> None:
+        other_device, _ = await connect_with(org.tenant, org.player)
+        this_device, raw = await connect_with(org.tenant, org.player)
+        for socket in (other_device, this_device):
+            await join(socket, cid)
+
+        client = client_for(org.tenant)
+        client.credentials(HTTP_AUTHORIZATION=f"Bearer {raw}")
+        body = {"currentPassword": PASSWORD, "newPassword": "plum-orchard-7391"}
+        changed = await database_sync_to_async(client.post)(
+            "/api/auth/password", body, format="json"
+        )
+        assert changed.status_code in (200, 204), changed.content
+        await commit()
+        await post(admin, cid, "after the change")
+        await refused_then_closed(other_device, "credentials_revoked", 4401)
+        assert (await expect(this_device, "new_message"))["content"] == "after the change"
+        await this_device.disconnect()
 
     run(scenario)
