@@ -36,10 +36,14 @@ def content_security_policy(host: str) -> str:
 def page(request: HttpRequest) -> HttpResponse:
     tenant = request.tenant  # type: ignore[attr-defined]
     is_console = tenant.schema_name == settings.PUBLIC_SCHEMA_NAME
+    template = "web/console.html" if is_console else "web/app.html"
+    if tenant.is_suspended:
+        template = "web/suspended.html"
     response = render(
         request,
-        "web/console.html" if is_console else "web/app.html",
+        template,
         {"tenant_name": tenant.name, "tenant_slug": tenant.schema_name},
+        status=403 if tenant.is_suspended else 200,
     )
     response["Content-Security-Policy"] = content_security_policy(request.get_host())
     response["Referrer-Policy"] = "same-origin"

@@ -226,8 +226,12 @@ function upsertChannel(channel) {
   byId("channels-state").textContent = "";
 }
 
+/** When each channel's unread count last changed here. @type {Map<string, number>} */
+const countChangedAt = new Map();
+
 /** @param {string} id @param {Partial<Channel>} changes */
 function patchChannel(id, changes) {
+  if ("unreadCount" in changes) countChangedAt.set(id, Date.now());
   const known = channels.get(id);
   if (known) channels.set(id, { ...known, ...changes });
   if (current && current.id === id) {
@@ -246,9 +250,15 @@ function refreshChannelPage() {
   if (listTimer) return;
   listTimer = setTimeout(async () => {
     listTimer = null;
+    const asked = Date.now();
     try {
       const page = await api.channels({ ...filters() });
-      for (const channel of page.channels) channels.set(channel.id, channel);
+      for (const channel of page.channels) {
+        // A count the socket or a read changed since the request was sent is newer.
+        const newer = (countChangedAt.get(channel.id) || 0) >= asked;
+        const known = channels.get(channel.id);
+        channels.set(channel.id, newer && known ? { ...channel, unreadCount: known.unreadCount } : channel);
+      }
       renderChannels();
     } catch {
       /* kept as it was */
