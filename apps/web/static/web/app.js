@@ -295,6 +295,7 @@ function requireCurrent() {
 }
 
 function closeChannel() {
+  openings += 1;
   if (current) socket.leave(current.id);
   current = null;
   byId("thread").hidden = true;
@@ -303,16 +304,21 @@ function closeChannel() {
   renderChannels();
 }
 
+let openings = 0;
+
 /** @param {string} id */
 async function openChannel(id) {
   if (!me) return;
   if (current && current.id !== id) socket.leave(current.id);
   byId("chat-view").classList.add("has-open");
   byId("no-channel").hidden = true;
+  const opening = ++openings;
   let detail;
   try {
     detail = await api.channel(id);
+    if (opening !== openings) return; // another channel was opened meanwhile
   } catch (error) {
+    if (opening !== openings) return;
     byId("no-channel").hidden = false;
     byId("thread").hidden = true;
     toast(error.code === "not_found" ? "That channel does not exist or is not yours." : error.message, "error");

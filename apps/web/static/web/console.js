@@ -109,8 +109,10 @@ function route() {
     if (active) link.setAttribute("aria-current", "page");
     else link.removeAttribute("aria-current");
   }
-  const root = byId("view");
-  root.replaceChildren(h("p", { class: "state muted", text: "Loading…" }));
+  // Each view draws into a container of its own: a slower one still loading draws into
+  // a detached container, never over the view that replaced it.
+  const root = h("div", { class: "console-main" }, h("p", { class: "state muted", text: "Loading…" }));
+  byId("view").replaceChildren(root);
   const views = {
     tenants: () => tenantsView(root),
     queue: () => queueView(root),

@@ -226,6 +226,7 @@ export class ChatWindow {
     /** @type {Map<number, { name: string, seq: number }>} */
     this.readers = new Map();
     this.lastTyping = 0;
+    this.setComposer(true);
     this.scroller.addEventListener("scroll", () => this.onScroll());
     this.form.addEventListener("submit", (event) => this.submit(event));
     this.input.addEventListener("keydown", (event) => {
@@ -428,6 +429,7 @@ export class ChatWindow {
   setComposer(enabled, why = "") {
     this.input.disabled = !enabled;
     /** @type {HTMLButtonElement} */ (this.form.querySelector("button[type=submit]")).disabled = !enabled;
-    this.input.placeholder = enabled ? "Write a message… (Enter sends, Shift+Enter for a new line)" : why;
+    this.input.placeholder = enabled ? "Write a message…" : why;
+    this.input.title = enabled ? "Enter sends, Shift+Enter starts a new line" : why;
   }
 }
