@@ -9,7 +9,6 @@ from apps.core.errors import error_response
 from apps.tenancy.models import SUSPENDED_CODE, SUSPENDED_MESSAGE, Tenant
 from apps.tenancy.selectors import tenant_for_host
 
-
 # The web client's page answers a suspended tenant's host too, to say it is suspended.
 PAGE_PATH = "/"
 
