@@ -243,3 +243,26 @@ def test_one_tenants_session_sees_nothing_of_another(
     globex.goto(server.format(host=GLOBEX) + f"/#/c/{acme_channel['id']}")
     expect(globex.locator(".toast-error")).to_contain_text("not yours")
     expect(globex.locator("#thread")).to_be_hidden()
+
+
+def test_history_loads_older_pages_as_you_scroll_up(open_page, people: People, rest: Rest):
+    token = rest.login(ACME, people.admin)
+    channel = rest.call(
+        ACME, "POST", "/api/chat/channels", {"type": "SUPPORT", "subject": "Long thread"}, token
+    )
+    for number in range(1, 61):
+        rest.call(
+            ACME,
+            "POST",
+            f"/api/chat/channels/{channel['id']}/messages",
+            {"content": f"line {number}"},
+            token,
+        )
+    page = open_page(ACME, people.admin)
+    page.evaluate("id => { location.hash = `#/c/${id}`; }", channel["id"])
+    bodies = page.locator(".msg:not(.msg-system) .msg-body")
+    expect(bodies.last).to_have_text("line 60")
+    expect(bodies).to_have_count(50)  # the newest page
+    page.locator(".scroller").evaluate("el => { el.scrollTop = 0; }")
+    expect(bodies).to_have_count(60)
+    assert bodies.all_inner_texts() == [f"line {n}" for n in range(1, 61)]

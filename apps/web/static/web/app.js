@@ -451,18 +451,33 @@ async function sendMessage(content) {
   return message;
 }
 
-/** @param {Message} message */
+/** @type {any} */
+let readTimer = null;
+
+/**
+ * Marks the newest message on screen read, at most about twice a second however fast a
+ * room moves (each mark is a frame, and frames are rate limited).
+ * @param {Message} message
+ */
 function markSeen(message) {
   if (!current || message.seq <= lastMarkedSeq || message.channelId !== current.id) return;
   lastMarkedSeq = message.seq;
-  const id = current.id;
+  clearTimeout(readTimer);
+  readTimer = setTimeout(() => sendRead(message), 400);
+}
+
+/** @param {Message} message */
+function sendRead(message) {
+  const id = message.channelId;
   const done = socket.state === "open" ? socket.markRead(id, message.id) : api.markRead(id, message.id);
-  done.then(() => {
-    patchChannel(id, { unreadCount: 0 });
-    refreshUnread();
-  }).catch(() => {
-    lastMarkedSeq = 0;
-  });
+  done
+    .then(() => {
+      patchChannel(id, { unreadCount: 0 });
+      refreshUnread();
+    })
+    .catch(() => {
+      if (current && current.id === id) lastMarkedSeq = 0;
+    });
 }
 
 /** Moderators remove tournament messages. @param {Message} message */
