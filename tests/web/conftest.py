@@ -219,12 +219,23 @@ def open_page(browser: Any, server: str, rest: Rest) -> Iterator[Any]:
     own, signed in as `user`: through the sign-in form, or with the user's token already in
     the page's storage (as after an earlier sign-in)."""
     contexts: list[Any] = []
+    faults: list[str] = []
 
     def open_(host: str, user: User | None = None, *, sign_in_form: bool = False) -> Any:
         context = browser.new_context(viewport=DESKTOP)
         contexts.append(context)
         page = context.new_page()
         page.set_default_timeout(10_000)
+        # Uncaught errors and anything the Content-Security-Policy blocked fail the test.
+        page.on("pageerror", lambda error: faults.append(f"{host}: {error}"))
+        page.on(
+            "console",
+            lambda message: (
+                faults.append(f"{host}: {message.text}")
+                if "Content Security Policy" in message.text
+                else None
+            ),
+        )
         if user is not None and not sign_in_form:
             key = "console.token" if host == "localhost" else "chat.token"
             page.add_init_script(
@@ -242,6 +253,7 @@ def open_page(browser: Any, server: str, rest: Rest) -> Iterator[Any]:
     yield open_
     for context in contexts:
         context.close()
+    assert faults == []
 
 
 def sign_in(page: Any, user: User) -> None:

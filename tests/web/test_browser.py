@@ -89,6 +89,9 @@ def test_live_chat_ticket_escalation_and_the_platform_answer(open_page, people: 
     _send(console, "Fixed on our side, please retry")
     expect(player.locator(".msg-body").last).to_have_text("Fixed on our side, please retry")
     expect(player.locator(".msg").last.locator(".chip-platform")).to_have_text("Platform")
+    # The console's chat window is live too (a socket on the tenant's host).
+    _send(player, "Works now, thanks!")
+    expect(console.locator(".msg-body").last).to_have_text("Works now, thanks!")
     shot(console, "console-escalation")
 
     player.set_viewport_size(PHONE)
@@ -266,3 +269,37 @@ def test_history_loads_older_pages_as_you_scroll_up(open_page, people: People, r
     page.locator(".scroller").evaluate("el => { el.scrollTop = 0; }")
     expect(bodies).to_have_count(60)
     assert bodies.all_inner_texts() == [f"line {n}" for n in range(1, 61)]
+
+
+def test_a_moderator_removes_a_tournament_message_and_everyone_sees_it_removed(
+    open_page, people: People, rest: Rest
+):
+    admin_token = rest.login(ACME, people.admin)
+    player_token = rest.login(ACME, people.player)
+    channel = rest.call(
+        ACME,
+        "POST",
+        "/api/chat/channels",
+        {
+            "type": "TOURNAMENT",
+            "subject": "Autumn Cup",
+            "contextId": f"autumn-{os.getpid()}",
+            "participantIds": [people.player.pk],
+        },
+        admin_token,
+    )
+    url = f"/api/chat/channels/{channel['id']}/messages"
+    rest.call(ACME, "POST", url, {"content": "buy cheap answers here"}, player_token)
+    admin = open_page(ACME, people.admin)
+    player = open_page(ACME, people.player)
+    for page in (admin, player):
+        page.evaluate("id => { location.hash = `#/c/${id}`; }", channel["id"])
+        expect(page.locator(".msg-body").last).to_have_text("buy cheap answers here")
+    expect(player.get_by_role("button", name="Remove")).to_have_count(0)
+
+    admin.get_by_role("button", name="Remove").click()
+    _answer(admin)
+    removed = "This message was removed by a moderator."
+    expect(admin.locator(".msg-removed .msg-body")).to_have_text(removed)
+    expect(player.locator(".msg-removed .msg-body")).to_have_text(removed)
+    assert "buy cheap" not in player.locator(".messages").inner_text()
