@@ -263,5 +263,7 @@ def sign_in(page: Any, user: User) -> None:
     page.wait_for_selector("#session-bar:not([hidden])")
 
 
-def shot(page: Any, name: str) -> None:
+def shot(page: Any, name: str, *, notices: bool = True) -> None:
+    if not notices:
+        page.evaluate("document.querySelectorAll('.toast').forEach((t) => t.remove())")
     page.screenshot(path=str(SCREENSHOTS / f"{name}.png"))

@@ -72,7 +72,7 @@ def test_live_chat_ticket_escalation_and_the_platform_answer(open_page, people: 
     _answer(admin, str(people.admin.pk))
     expect(admin.locator("#thread-meta")).to_contain_text("Assigned to Ada Admin")
     expect(player.locator(".msg-system").last).to_contain_text("Ada Admin")
-    shot(admin, "app-desktop")
+    shot(admin, "app-desktop", notices=False)
 
     admin.get_by_role("button", name="Escalate").click()
     _answer(admin, "Scores are a platform bug")
@@ -92,10 +92,10 @@ def test_live_chat_ticket_escalation_and_the_platform_answer(open_page, people: 
     # The console's chat window is live too (a socket on the tenant's host).
     _send(player, "Works now, thanks!")
     expect(console.locator(".msg-body").last).to_have_text("Works now, thanks!")
-    shot(console, "console-escalation")
+    shot(console, "console-escalation", notices=False)
 
     player.set_viewport_size(PHONE)
-    shot(player, "app-phone")
+    shot(player, "app-phone", notices=False)
     console.set_viewport_size(PHONE)
     shot(console, "console-phone")
 

@@ -94,6 +94,7 @@ export function showError(area, error) {
 export function toast(text, kind = "info") {
   const region = byId("toasts");
   const node = h("div", { class: `toast toast-${kind}`, role: kind === "error" ? "alert" : "status" }, text);
+  node.append(h("button", { type: "button", class: "toast-close", "aria-label": "Dismiss", text: "×", onclick: () => node.remove() }));
   region.append(node);
   setTimeout(() => node.remove(), 6000);
   return node;
