@@ -4,6 +4,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 8000
 HOST ?= 127.0.0.1
+# Frames past this close the socket in the server (1009); the app answers frames past
+# WS_MAX_FRAME_BYTES (64 KiB) with an `error` frame before that.
+WS_MAX_SIZE ?= 1048576
 
 .PHONY: run test check install install-dev migrate seed lint bench bench-quick \
 	bench-channel-list bench-layers bench-provisioning
@@ -31,7 +34,7 @@ seed: migrate
 
 run: seed
 	$(BIN)/uvicorn config.asgi:application --host $(HOST) --port $(PORT) --lifespan off \
-		--ws-per-message-deflate false
+		--ws-per-message-deflate false --ws-max-size $(WS_MAX_SIZE)
 
 test: install-dev
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

@@ -18,7 +18,8 @@ Scenarios (run in this order; `--only` takes a comma-separated subset):
 Each scenario gets a freshly started server: `uvicorn config.asgi:application --workers N
 --lifespan off --no-access-log` in its own process group, APP_ENV=production, its own
 database `bench_product` (dropped and created each run unless --keep-db), Redis db 2,
-LOGIN_RATE, MESSAGE_RATE and WS_RATE_FRAMES lifted, permessage-deflate off as deployed
+LOGIN_RATE, LOGIN_ACCOUNT_RATE, MESSAGE_RATE, WS_RATE_FRAMES and WS_MAX_SOCKETS_PER_USER
+lifted, no HTTPS redirect (loopback), permessage-deflate off as deployed
 (BENCH_DEFLATE=1 turns it on).
 Environment: BENCH_PG (server URL, default postgres://postgres@127.0.0.1:5432),
 BENCH_REDIS (default redis://127.0.0.1:6379), BENCH_PORT (default 8610; peers +10, +20).
@@ -63,6 +64,7 @@ KEYS = [
     "ws_fanout_p99_ms",
     "ws_big_room_p99_ms",
     "ws_connects_per_s",
+    "ws_reconnect_storm_s",
     "idle_ws_connections",
     "idle_ws_kib_per_conn",
     "rest_send_p95_ms",
@@ -78,6 +80,7 @@ SCENARIOS = [
     "ws_fanout",
     "ws_big_room",
     "ws_connects",
+    "ws_reconnect_storm",
     "idle_ws",
     "rest_send",
     "rest_reads",
@@ -365,6 +368,9 @@ class Bench:
             "LOGIN_RATE": "1000000/min",
             "MESSAGE_RATE": "1000000/min",
             "WS_RATE_FRAMES": "1000000",
+            "LOGIN_ACCOUNT_RATE": "1000000/min",
+            "WS_MAX_SOCKETS_PER_USER": "1000000",
+            "SECURE_SSL_REDIRECT": "false",  # loopback, no TLS in front
         }
         self.deflate = os.environ.get("BENCH_DEFLATE", "0") == "1"
 
@@ -601,6 +607,36 @@ class Bench:
             f"{result['elapsed_s']} s, "
             f"100 at a time, {self.workers} workers; failures {result['failures'] or 'none'}",
         )
+
+    def ws_reconnect_storm(self) -> None:
+        """After a restart every client comes back at once: a freshly started server gets
+        5,000 sockets (token + join_channel) with no pacing at all."""
+        seed = self.seed("fanout", "bench", 10, 50)
+        count = 1000 if self.quick else 5000
+        with self.product("ws_reconnect_storm"):
+            result = loadgen(
+                "connect",
+                "--port",
+                PORT,
+                "--seed",
+                seed["_path"],
+                "--count",
+                count,
+                "--concurrency",
+                count,
+                "--time-limit",
+                60,
+                timeout=120,
+            )
+        self.raw["ws_reconnect_storm"] = result
+        text = (
+            f"{result['joined']}/{count} sockets (token + join_channel) all at once on a "
+            f"fresh server, {self.workers} workers, in {result['elapsed_s']} s; "
+            f"failures {result['failures'] or 'none'}"
+        )
+        self.note("ws_reconnect_storm_s", text)
+        if result["joined"] == count:
+            self.results["ws_reconnect_storm_s"] = result["elapsed_s"]
 
     def idle_ws(self) -> None:
         seed = self.seed("fanout", "bench", 10, 50)
@@ -1027,6 +1063,7 @@ class Bench:
             "ws_fanout": self.ws_fanout,
             "ws_big_room": self.ws_big_room,
             "ws_connects": self.ws_connects,
+            "ws_reconnect_storm": self.ws_reconnect_storm,
             "idle_ws": self.idle_ws,
             "rest_send": self.rest_send,
             "rest_reads": self.rest_reads,
@@ -1038,6 +1075,7 @@ class Bench:
             "ws_fanout": ["ws_fanout_deliveries_per_s", "ws_fanout_p50_ms", "ws_fanout_p99_ms"],
             "ws_big_room": ["ws_big_room_p99_ms"],
             "ws_connects": ["ws_connects_per_s"],
+            "ws_reconnect_storm": ["ws_reconnect_storm_s"],
             "idle_ws": ["idle_ws_connections", "idle_ws_kib_per_conn"],
             "rest_send": ["rest_send_p95_ms", "rest_send_per_s"],
             "rest_reads": [

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from django.core.exceptions import ImproperlyConfigured
 
@@ -81,13 +82,17 @@ TENANT_MULTIPROCESSING_MAX_PROCESSES = int(
 )
 
 MIDDLEWARE = [
+    # Security headers on every answer, early ones included; HTTPS redirect in production.
+    "django.middleware.security.SecurityMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "apps.core.middleware.ContentSecurityPolicyMiddleware",
+    "apps.core.middleware.BodyLimitMiddleware",
     "apps.core.middleware.HealthCheckMiddleware",
     # Before tenant routing: the pages' assets are the same on every host, a suspended
     # tenant's included (its page explains the suspension).
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "apps.tenancy.middleware.TenantMiddleware",
     "corsheaders.middleware.CorsMiddleware",
-    "django.middleware.security.SecurityMiddleware",
     "django.middleware.common.CommonMiddleware",
 ]
 
@@ -146,8 +151,24 @@ if RUNNING_TESTS:
         "django.contrib.auth.hashers.PBKDF2PasswordHasher",  # for servers the suite starts
     ]
 
-# Bearer tokens: how long one lives, in seconds (default 14 days).
-TOKEN_TTL_SECONDS = int(os.environ.get("TOKEN_TTL_SECONDS", str(14 * 24 * 3600)))
+# Bearer tokens: how long one lives, in seconds (default 1 day; it was 14).
+TOKEN_TTL_SECONDS = int(os.environ.get("TOKEN_TTL_SECONDS", str(24 * 3600)))
+# Socket tickets (POST /api/auth/ws-ticket): single use, this many seconds to connect.
+WS_TICKET_TTL_SECONDS = int(os.environ.get("WS_TICKET_TTL_SECONDS", "30"))
+
+# Limits on what a client sends (see README: Configuration). Load tests raise them.
+MAX_BODY_BYTES = int(os.environ.get("MAX_BODY_BYTES", str(1024 * 1024)))  # else 413
+DATA_UPLOAD_MAX_MEMORY_SIZE = MAX_BODY_BYTES
+MAX_JSON_DEPTH = int(os.environ.get("MAX_JSON_DEPTH", "32"))  # nesting of bodies and frames
+WS_MAX_FRAME_BYTES = int(os.environ.get("WS_MAX_FRAME_BYTES", str(64 * 1024)))
+WS_MAX_SOCKETS_PER_USER = int(os.environ.get("WS_MAX_SOCKETS_PER_USER", "20"))
+LOGIN_RATE = os.environ.get("LOGIN_RATE", "20/min")  # per client address
+LOGIN_ACCOUNT_RATE = os.environ.get("LOGIN_ACCOUNT_RATE", "30/hour")  # per email
+MESSAGE_RATE = os.environ.get("MESSAGE_RATE", "120/min")  # per user, REST and sockets
+# Proxies in front of the app that append to X-Forwarded-For; 0 keys login limits on the
+# connection's address (REMOTE_ADDR, which uvicorn's --proxy-headers sets from a trusted
+# proxy). A client's own X-Forwarded-For is never trusted beyond these.
+NUM_PROXIES = int(os.environ.get("NUM_PROXIES", "0"))
 
 REDIS_URL = os.environ.get("REDIS_URL", "")
 if not REDIS_URL and RUNNING_TESTS and local_port_answers(port=6379):
@@ -159,6 +180,14 @@ if RUNNING_TESTS:
     # a test starts inherit the run's.
     os.environ.setdefault("REDIS_PREFIX", f"test{os.getpid()}")
 REDIS_PREFIX = os.environ.get("REDIS_PREFIX", "")
+
+# Where the shared limits count (apps.core.limits): REDIS_URL's database unless set. The
+# suite counts in database 1, apart from the cache's, which test runs clear.
+LIMITS_REDIS_URL = os.environ.get("LIMITS_REDIS_URL", "")
+if not LIMITS_REDIS_URL and REDIS_URL:
+    LIMITS_REDIS_URL = (
+        urlsplit(REDIS_URL)._replace(path="/1").geturl() if RUNNING_TESTS else REDIS_URL
+    )
 
 if REDIS_URL:
     CACHES = {
@@ -197,6 +226,15 @@ if SERVING and 0 < DB_POOL_MAX_SIZE <= WS_DB_THREADS:
     raise ImproperlyConfigured(
         f"WS_DB_THREADS ({WS_DB_THREADS}) must be below DB_POOL_MAX_SIZE ({DB_POOL_MAX_SIZE})"
     )
+# Threads serving HTTP requests in each process (config/asgi.py); more requests wait for a
+# free one. Each holds at most one pooled connection, and so does each socket database
+# thread: together they fit the pool, so nothing waits for a connection.
+HTTP_THREADS = int(os.environ.get("HTTP_THREADS", str(max(DB_POOL_MAX_SIZE - WS_DB_THREADS, 1))))
+if SERVING and 0 < DB_POOL_MAX_SIZE < HTTP_THREADS + WS_DB_THREADS:
+    raise ImproperlyConfigured(
+        f"HTTP_THREADS ({HTTP_THREADS}) + WS_DB_THREADS ({WS_DB_THREADS}) must not exceed "
+        f"DB_POOL_MAX_SIZE ({DB_POOL_MAX_SIZE})"
+    )
 # Socket frames needing the database that may wait in a process before new ones are
 # refused with `server_busy`.
 WS_DB_BACKLOG = int(os.environ.get("WS_DB_BACKLOG", "200"))
@@ -208,14 +246,16 @@ REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["apps.accounts.authentication.BearerTokenAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["apps.accounts.permissions.IsHostMember"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["apps.core.parsers.JSONParser"],
     "EXCEPTION_HANDLER": "apps.core.errors.api_exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_THROTTLE_RATES": {
-        "login": os.environ.get("LOGIN_RATE", "20/min"),
-        "messages": os.environ.get("MESSAGE_RATE", "120/min"),
+        "login": LOGIN_RATE,
+        "login_account": LOGIN_ACCOUNT_RATE,
+        "messages": MESSAGE_RATE,
         "sso": os.environ.get("SSO_RATE", "60/min"),  # exchanges per address
     },
+    "NUM_PROXIES": NUM_PROXIES,
 }
 
 SPECTACULAR_SETTINGS = {
@@ -230,6 +270,7 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
     "ENUM_NAME_OVERRIDES": {
         "MembershipRoleEnum": "apps.accounts.models.Role",
+        "MembershipStatusEnum": "apps.accounts.models.MembershipStatus",
         "ParticipantRoleEnum": "apps.chat.models.ParticipantRole",
     },
 }
@@ -242,7 +283,12 @@ USE_TZ = True
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    # Bearer tokens and socket tickets in logged URLs become `[redacted]` (also on the
+    # ASGI server's own loggers: apps.core.logs).
+    "filters": {"redact_secrets": {"()": "apps.core.logs.RedactSecrets"}},
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "filters": ["redact_secrets"]},
+    },
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
     "loggers": {
         "django_tenants": {"level": "WARNING"},
@@ -250,9 +296,32 @@ LOGGING = {
     },
 }
 
+# Security headers (SecurityMiddleware and ours): nosniff, no referrer, no framing, a
+# Content-Security-Policy on API answers; in production HSTS and a redirect to HTTPS
+# (nginx redirects port 80 too; /healthz stays reachable over plain HTTP for probes).
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "no-referrer"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+API_CONTENT_SECURITY_POLICY = "default-src 'none'; frame-ancestors 'none'"
+SECURE_HSTS_SECONDS = int(
+    os.environ.get("SECURE_HSTS_SECONDS", "31536000" if IS_PRODUCTION else "0")
+)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", True)
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", IS_PRODUCTION)
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", IS_PRODUCTION)
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+# No cookies are issued (bearer tokens only); should any be, they are HTTPS-only.
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = IS_PRODUCTION
+# CSRF protects cookie-authenticated forms; this API authenticates with bearer tokens
+# only (no session, no cookie a browser would send by itself), so it has no CSRF surface.
+SILENCED_SYSTEM_CHECKS = ["security.W003"]
+
+# The host comes from `Host`, which the proxy sets itself (deploy/nginx.conf);
+# `X-Forwarded-Host` is read only when this says so, whatever APP_ENV is.
+USE_X_FORWARDED_HOST = env_bool("USE_X_FORWARDED_HOST", False)
 if IS_PRODUCTION:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
-    USE_X_FORWARDED_HOST = env_bool("USE_X_FORWARDED_HOST", True)
 
 # The port `make run` serves on; used only to print example commands.
 SERVER_PORT = os.environ.get("PORT", "8000")

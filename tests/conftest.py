@@ -12,6 +12,7 @@ from typing import Any
 from urllib.parse import quote
 
 import pytest
+import redis
 from django.conf import settings
 from django.core.cache import cache
 from django.db import connection
@@ -20,6 +21,7 @@ from rest_framework.test import APIClient
 from apps.accounts.models import Role, User
 from apps.accounts.services import membership_set, token_issue, user_create
 from apps.chat import events
+from apps.core import limits
 from apps.tenancy.models import Tenant
 from apps.tenancy.services import public_tenant_ensure, tenant_host, tenant_provision
 
@@ -38,21 +40,26 @@ def django_db_setup(django_db_setup, django_db_blocker):  # type: ignore[no-unty
 
 
 def _cache_clear() -> None:
-    """Empties this run's cache only: on Redis `cache.clear()` would flush the database
-    that other runs (each with its own key prefix) share."""
+    """Empties this run's cache. On Redis only the run's keys (its REDIS_PREFIX): the
+    cache's own `clear()` empties the whole database, other runs' keys included."""
     if not settings.REDIS_URL:
         cache.clear()
         return
-    client = cache._cache.get_client(write=True)  # type: ignore[attr-defined]
-    keys = list(client.scan_iter(match=f"{settings.REDIS_PREFIX}:*", count=1000))
-    if keys:
-        client.delete(*keys)
+    client = redis.Redis.from_url(settings.REDIS_URL)
+    try:
+        keys = list(client.scan_iter(match=f"{settings.REDIS_PREFIX}:*", count=1000))
+        if keys:
+            client.delete(*keys)
+    finally:
+        client.close()
 
 
 @pytest.fixture(autouse=True)
 def _clean_state(db: None) -> Iterator[None]:
     connection.set_schema_to_public()
     _cache_clear()
+    limits.reset()  # the shared limits' counters, under the run's Redis prefix
+    limits.SocketLeases.reset()
     yield
     connection.set_schema_to_public()
 

@@ -12,10 +12,12 @@ in the socket's bounded outbox until its client takes them.
 from __future__ import annotations
 
 import asyncio
-import json
+import dataclasses
+import logging
 import time
 from collections import deque
 from contextlib import suppress
+from datetime import datetime
 from typing import Any
 from uuid import UUID, uuid4
 
@@ -23,19 +25,32 @@ from channels.consumer import get_handler_name
 from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
+from django.utils import timezone
 
 from apps.accounts.actors import Actor
+from apps.accounts.models import MembershipStatus, Role
 from apps.chat import events, selectors, services
 from apps.chat.hub import Hub, hub
+from apps.chat.limits import message_allowed
 from apps.chat.locate import channel_located
 from apps.chat.payloads import message_payload
 from apps.chat.ws import Backlog, in_tenant, run_db
-from apps.core.closecodes import CLOSE_FORBIDDEN, CLOSE_TOO_SLOW
+from apps.core import parsers
+from apps.core.closecodes import (
+    CLOSE_FORBIDDEN,
+    CLOSE_TOO_SLOW,
+    CLOSE_TRY_AGAIN,
+    CLOSE_UNAUTHENTICATED,
+    CLOSE_UNKNOWN_HOST,
+)
 from apps.core.db import tenant_connection
-from apps.core.exceptions import ApplicationError, InvalidInput
+from apps.core.errors import DB_RETRY_AFTER, UNAVAILABLE, database_unavailable
+from apps.core.exceptions import ApplicationError, InvalidInput, NotFound
+from apps.core.limits import RENEW_SECONDS, SocketLeases
 from apps.tenancy.models import SUSPENDED_CODE, SUSPENDED_MESSAGE, Tenant, TenantStatus
 
-MAX_FRAME_BYTES = 64 * 1024
+logger = logging.getLogger(__name__)
+
 TYPING_TTL = 5.0  # seconds a typing indicator lasts without a new `typing`
 BADGE_INTERVAL = 1.0  # at most one `unread_changed` per channel and socket in this time
 CLOSE_WAIT = 5.0  # seconds a closing socket's client gets to take its last frames
@@ -49,6 +64,7 @@ def _located_group(actor: Actor, channel_id: object) -> str:
 
 
 def _send_message(actor: Actor, channel_id: object, content: object) -> dict[str, Any]:
+    message_allowed(actor.user.pk)  # MESSAGE_RATE, counted with the user's REST sends
     return message_payload(
         services.message_send(actor=actor, channel_id=channel_id, content=content)
     )
@@ -64,15 +80,55 @@ def _sync(actor: Actor, channel_id: object, after: object) -> dict[str, Any]:
         }
 
 
-def _tenant_suspended(tenant_id: int) -> bool:
+def _still_visible(actor: Actor, channel_ids: list[str]) -> set[str]:
+    """Which of these channels the actor may still see."""
+    visible = set()
+    for channel_id in channel_ids:
+        try:
+            with channel_located(actor, channel_id):
+                visible.add(channel_id)
+        except NotFound:
+            pass
+    return visible
+
+
+Refusal = tuple[int, str, str]  # close code, error code, message
+
+NOT_A_MEMBER: Refusal = (CLOSE_FORBIDDEN, "membership_revoked", "Your access has ended.")
+
+# The tenant's status, whether the token still works, and the user's active role there.
+_ADMITTED_SQL = f"""
+    SELECT t.status,
+        EXISTS (SELECT 1 FROM accounts_apitoken k JOIN accounts_user u ON u.id = k.user_id
+                WHERE k.id = %(token)s AND k.expires_at > %(now)s AND u.is_active),
+        (SELECT m.role FROM accounts_membership m
+         WHERE m.user_id = %(user)s AND m.tenant_id = t.id
+           AND m.status = '{MembershipStatus.ACTIVE}')
+    FROM {Tenant._meta.db_table} t WHERE t.id = %(tenant)s
+"""
+
+
+def _admitted(actor: Actor, token_id: int) -> Refusal | Actor:
+    """The connection's actor as of now, or why it may no longer be connected: one
+    written-out query (every connect asks it)."""
     connection = tenant_connection()
     connection.set_schema_to_public()
+    params = {"token": token_id, "now": timezone.now(), "user": actor.user.pk}
     with connection.cursor() as cursor:
-        cursor.execute(_SUSPENDED_SQL, [tenant_id, TenantStatus.SUSPENDED])
-        return cursor.fetchone() is not None
-
-
-_SUSPENDED_SQL = f"SELECT 1 FROM {Tenant._meta.db_table} WHERE id = %s AND status = %s"
+        cursor.execute(_ADMITTED_SQL, {**params, "tenant": actor.tenant.pk})
+        row = cursor.fetchone()
+    if row is None:
+        return (CLOSE_UNKNOWN_HOST, "tenant_deleted", "This organisation no longer exists.")
+    status, token_live, role = row
+    if status == TenantStatus.SUSPENDED:
+        return (CLOSE_FORBIDDEN, SUSPENDED_CODE, SUSPENDED_MESSAGE)
+    if not token_live:
+        return (CLOSE_UNAUTHENTICATED, "credentials_revoked", "Your session has ended.")
+    if actor.tenant.is_public:
+        role = None
+    if role is None and not actor.is_super_admin:
+        return NOT_A_MEMBER
+    return dataclasses.replace(actor, role=Role(role) if role else None)
 
 
 def _room_key(channel_id: object) -> str:
@@ -91,6 +147,37 @@ def _required(data: dict[str, Any], *names: str) -> list[Any]:
     return [data[name] for name in names]
 
 
+def _problem(error: Exception) -> dict[str, Any]:
+    """The `error` frame's data for a failure below the protocol: the database away
+    (`service_unavailable`, retry later), or a bug (`internal_error`, logged)."""
+    if database_unavailable(error):
+        logger.warning("Socket frame failed, database unavailable: %s", error)
+        code, message = UNAVAILABLE
+        return {"code": code, "message": message, "retryAfter": DB_RETRY_AFTER}
+    logger.exception("Socket frame failed")
+    return {"code": "internal_error", "message": "Internal server error."}
+
+
+_renewers: dict[asyncio.AbstractEventLoop, asyncio.Task[None]] = {}
+
+
+async def _renew_leases() -> None:
+    """Keeps this process's sockets counted (WS_MAX_SOCKETS_PER_USER) while they are
+    open; if the process dies, its leases lapse by themselves."""
+    loop = asyncio.get_running_loop()
+    while True:
+        await asyncio.sleep(RENEW_SECONDS)
+        await loop.run_in_executor(None, SocketLeases.renew)
+
+
+def _ensure_renewer() -> None:
+    loop = asyncio.get_running_loop()
+    task = _renewers.get(loop)
+    if task is None or task.done():
+        _renewers.clear()  # tasks of loops that ended
+        _renewers[loop] = loop.create_task(_renew_leases())
+
+
 class RetryLater(ApplicationError):
     """Refused for now; the `error` frame says after how many seconds to try again."""
 
@@ -105,9 +192,12 @@ class ChatConsumer(AsyncWebsocketConsumer):
     socket_id: str
     schema: str
     user_id: int
+    token_id: int
     rooms: dict[str, str]  # joined channel id -> its group, checked against the database once
     closing = False
     registered = False
+    expiry: asyncio.TimerHandle | None = None
+    rechecking: asyncio.Task[None] | None = None
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         """Frames in, one at a time. Events reach the socket through its process's hub
@@ -143,9 +233,11 @@ class ChatConsumer(AsyncWebsocketConsumer):
             await self.close(code=self.scope["close_code"])
             return
         self.actor = self.scope["actor"]
-        self.socket_id = uuid4().hex
+        self.socket_id = self.scope.get("socket_id") or uuid4().hex
+        _ensure_renewer()
         self.schema = self.actor.tenant.schema_name
         self.user_id = self.actor.user.pk
+        self.token_id = self.scope["token_id"]
         self.rooms = {}
         self.sent_at: deque[float] = deque()
         self.typing_expiry: dict[str, asyncio.Task[None]] = {}
@@ -158,6 +250,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
         self.badge_sent_at = float("-inf")
         self.personal = [
             events.user_group(self.schema, self.user_id),
+            events.account_group(self.user_id),
             events.tenant_group(self.schema),
             events.badge_group(self.schema),
         ]
@@ -166,12 +259,22 @@ class ChatConsumer(AsyncWebsocketConsumer):
         self.hub = hub()
         await self.hub.register(self)
         self.registered = True
+        self.expiry = self._expire_with(self.scope["token_expires_at"])
         for group in self.personal:
             await self.hub.join(group, self)
-        # A suspension that committed after the handshake's check but before joining the
-        # tenant's group above would not reach this socket: look once more.
-        if await run_db(_tenant_suspended, self.actor.tenant.pk):
-            self.close_with(CLOSE_FORBIDDEN, SUSPENDED_CODE, SUSPENDED_MESSAGE)
+        # A suspension, revocation or role change that committed after the handshake's
+        # check but before joining the groups above did not reach this socket: look again.
+        try:
+            admitted = await run_db(_admitted, self.actor, self.token_id)
+        except Exception as error:
+            if not database_unavailable(error):
+                raise
+            self.close_with(CLOSE_TRY_AGAIN, *UNAVAILABLE)
+            return
+        if isinstance(admitted, Actor):
+            self.actor = admitted
+        else:
+            self.close_with(*admitted)
 
     async def disconnect(self, code: int) -> None:
         await self._release()
@@ -186,6 +289,10 @@ class ChatConsumer(AsyncWebsocketConsumer):
             task.cancel()
         if self.badge_timer is not None:
             self.badge_timer.cancel()
+        if self.expiry is not None:
+            self.expiry.cancel()
+        if self.rechecking is not None:
+            self.rechecking.cancel()
         if self.writer is not None:
             self.writer.cancel()
         await self.hub.unregister(self, [*self.personal, *self.rooms.values()])
@@ -193,36 +300,54 @@ class ChatConsumer(AsyncWebsocketConsumer):
     # --- client -> server ------------------------------------------------------------------
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        """Every frame gets its reply or an `error` frame; nothing a client sends, and no
+        failure below (the database away, a bug), ends the connection."""
         if self.closing:
             return  # being closed (too slow, or the tenant was suspended): nothing more
         ref = None
         try:
             event, data, ref = self._parse(text_data)
             self._rate_limit()
-            handler = getattr(self, f"on_{event}", None)
-            if handler is None:
-                raise InvalidInput(f"Unknown event {event!r}.", code="unknown_event")
-            reply = await handler(data)
+            reply = await self._handle(event, data)
             if reply is not None:
                 name, body = reply
                 self._send(name, body if ref is None else {**body, "ref": ref})
         except ApplicationError as error:
-            problem: dict[str, Any] = {"code": error.code, "message": error.message}
-            if error.fields:
-                problem["fields"] = error.fields
-            if isinstance(error, RetryLater):
-                problem["retryAfter"] = error.retry_after
-            if ref is not None:
-                problem["ref"] = ref
-            self._send("error", problem)
+            self._send_error(self._refusal(error), ref)
+        except Exception as error:
+            self._send_error(_problem(error), ref)
+
+    async def _handle(self, event: str, data: dict[str, Any]) -> Reply:
+        handler = getattr(self, f"on_{event}", None)
+        if handler is None:
+            raise InvalidInput(f"Unknown event {event[:100]!r}.", code="unknown_event")
+        reply: Reply = await handler(data)
+        return reply
+
+    @staticmethod
+    def _refusal(error: ApplicationError) -> dict[str, Any]:
+        problem: dict[str, Any] = {"code": error.code, "message": error.message}
+        if error.fields:
+            problem["fields"] = error.fields
+        retry_after = getattr(error, "retry_after", None)  # RetryLater, RateLimited
+        if retry_after is not None:
+            problem["retryAfter"] = retry_after
+        return problem
+
+    def _send_error(self, problem: dict[str, Any], ref: Any) -> None:
+        self._send("error", problem if ref is None else {**problem, "ref": ref})
 
     def _parse(self, text: str | None) -> tuple[str, dict[str, Any], Any]:
         if text is None:
             raise InvalidInput("Frames are JSON text.", code="bad_frame")
-        if len(text.encode()) > MAX_FRAME_BYTES:
+        if len(text) > settings.WS_MAX_FRAME_BYTES or (
+            len(text.encode("utf-8", "surrogatepass")) > settings.WS_MAX_FRAME_BYTES
+        ):
             raise InvalidInput("Frame too large.", code="frame_too_large")
         try:
-            frame = json.loads(text)
+            frame = parsers.loads(text)
+        except parsers.TooDeep as too_deep:
+            raise InvalidInput(str(too_deep), code="bad_request") from None
         except ValueError:
             raise InvalidInput("Frames are JSON text.", code="bad_frame") from None
         if not isinstance(frame, dict) or not isinstance(frame.get("event"), str):
@@ -404,6 +529,48 @@ class ChatConsumer(AsyncWebsocketConsumer):
         if self.writer is not None:
             await asyncio.wait([self.writer], timeout=CLOSE_WAIT)
         await self.close(code=code)
+
+    def _expire_with(self, expires_at: datetime) -> asyncio.TimerHandle:
+        """The socket lives no longer than its token."""
+        delay = max((expires_at - timezone.now()).total_seconds(), 0)
+        return asyncio.get_running_loop().call_later(
+            delay,
+            self.close_with,
+            CLOSE_UNAUTHENTICATED,
+            "token_expired",
+            "Your session has expired; sign in again.",
+        )
+
+    def member_changed(self, role: str | None) -> None:
+        """The user's role on this host changed: act in the new one, and leave the rooms
+        it no longer shows (the services that remove someone from a channel also send
+        `leave_rooms`, at once; this covers any other loss of sight)."""
+        if role is None and not self.actor.is_super_admin:
+            self.close_with(*NOT_A_MEMBER)
+            return
+        self.actor = dataclasses.replace(self.actor, role=Role(role) if role else None)
+        if self.rooms and not self.closing:
+            if self.rechecking is not None:
+                self.rechecking.cancel()
+            self.rechecking = asyncio.get_running_loop().create_task(self._recheck_rooms())
+
+    async def _recheck_rooms(self) -> None:
+        joined = list(self.rooms)
+        visible = await in_tenant(self.actor.tenant, _still_visible, self.actor, joined)
+        self.leave_rooms([channel_id for channel_id in joined if channel_id not in visible])
+
+    def leave_rooms(self, channel_ids: list[str]) -> None:
+        """The user no longer takes part in these channels: none of their events, typing
+        or badge updates from now on, and a `channel_left` frame for each joined room."""
+        for channel_id in channel_ids:
+            key = _room_key(channel_id)
+            self.badges.pop(key, None)
+            group = self.rooms.pop(key, None)
+            if group is None:
+                continue
+            self.hub.drop(group, self)
+            self._cancel_typing(group)
+            self._send("channel_left", {"channelId": key})
 
     def read_up_to(self, channel_id: str, unread: int) -> None:
         """The user read in that channel (on any socket): the new count now, and no

@@ -46,6 +46,11 @@ def tenant_group(schema: str) -> str:
     return f"t.{schema}.all"
 
 
+def account_group(user_id: int) -> str:
+    """Every socket of one person, on every host (the console's included)."""
+    return f"user.{user_id}"
+
+
 badge_group = hub.badge_group
 
 
@@ -83,9 +88,13 @@ async def _send_all(messages: list[tuple[str, dict[str, Any]]]) -> None:
             logger.exception("Could not deliver %s to %s", message["type"], group)
 
 
-def send_to_layer(messages: list[tuple[str, dict[str, Any]]]) -> None:
-    """Hands layer messages to the loop serving this process's sockets without waiting;
-    with no such loop (a command, a process serving only HTTP) sends them and waits."""
+COMMAND_WAIT = 5.0  # seconds a revocation waits for its command to reach the layer
+
+
+def send_to_layer(messages: list[tuple[str, dict[str, Any]]], *, wait: bool = False) -> None:
+    """Hands layer messages to the loop serving this process's sockets without waiting
+    (or, with `wait`, until they are published); with no such loop (a command, a process
+    serving only HTTP) sends them and waits."""
     loop = hub.serving_loop()
     if loop is None:
         async_to_sync(_send_all)(messages)
@@ -96,6 +105,14 @@ def send_to_layer(messages: list[tuple[str, dict[str, Any]]]) -> None:
         running = None
     if running is loop:
         _spawn(loop, messages)
+    elif wait:
+        # Behind what this process published before (FIFO, as below), and published
+        # before the caller goes on.
+        sent = asyncio.run_coroutine_threadsafe(_send_all(messages), loop)
+        try:
+            sent.result(timeout=COMMAND_WAIT)
+        except TimeoutError:
+            logger.warning("A socket command is still waiting for the layer")
     else:
         # FIFO: events published one after another leave in that order.
         loop.call_soon_threadsafe(_spawn, loop, messages)
@@ -150,6 +167,54 @@ def publish_read(*, channel_id: UUID | str, unread: int, groups: Iterable[str]) 
             name="unread_changed", data=data, groups=tuple(dict.fromkeys(groups)), kind="hub.read"
         )
     )
+
+
+def leave_rooms(*, schema: str, user_id: int, channel_ids: Iterable[UUID | str]) -> None:
+    """After the transaction commits, the user's sockets on the tenant's host leave these
+    channels' rooms (and drop their waiting badge updates) before the next event."""
+    channels = [str(cid) for cid in channel_ids]
+    if channels:
+        data = {"channels": channels}
+        _on_commit(
+            Event(name="left", data=data, groups=(user_group(schema, user_id),), kind="hub.leave")
+        )
+
+
+def _command_now(kind: str, group: str, data: dict[str, Any]) -> None:
+    """A command to sockets, sent now (the change it follows has committed) and published
+    before the caller goes on: any event published after it reaches the sockets after it."""
+    send_to_layer(
+        Event(name=kind, data=data, groups=(group,), kind=kind).layer_messages(), wait=True
+    )
+
+
+def revoke_credentials(*, user_id: int, token_ids: list[int] | None, code: int) -> None:
+    """The user's sockets opened with these tokens (all of them when None), on every host,
+    get an `error` frame `credentials_revoked` and are closed with `code`."""
+    data = {
+        "tokenIds": token_ids,
+        "code": code,
+        "error": "credentials_revoked",
+        "message": "Your session has ended; sign in again.",
+    }
+    _command_now("hub.revoke", account_group(user_id), data)
+
+
+def close_member_sockets(*, schema: str, user_id: int, code: int) -> None:
+    """The user's sockets on the tenant's host get an `error` frame `membership_revoked`
+    and are closed with `code`."""
+    data = {
+        "code": code,
+        "error": "membership_revoked",
+        "message": "Your access to this organisation has ended.",
+    }
+    _command_now("hub.close", user_group(schema, user_id), data)
+
+
+def member_changed(*, schema: str, user_id: int, role: str | None) -> None:
+    """The user's sockets on the tenant's host act in `role` from now on and leave the
+    rooms they may no longer see."""
+    _command_now("hub.member", user_group(schema, user_id), {"role": role})
 
 
 def close_tenant_sockets(schema: str, *, code: int, error: str, message: str) -> None:

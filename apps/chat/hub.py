@@ -20,6 +20,14 @@ Layer messages (`apps.chat.events` builds them):
   member of the (user) group sends `unread_changed` now, dropping any coalesced one.
 - `hub.close {group, code, error, message}`: every local member gets an `error` frame and
   is closed with `code`.
+- `hub.revoke {group, tokenIds, code, error, message}`: as `hub.close`, for the local
+  members opened with one of `tokenIds` (all of them when null): credentials revoked.
+- `hub.member {group, role}`: the members (one person's sockets on one host) act in
+  `role` from now on and leave the rooms they may no longer see.
+- `hub.leave {group, channels}`: the members leave these channels' rooms at once.
+
+Commands travel the same layer as events and are handled in the order they arrive, so
+no event that arrives after a command is delivered against it.
 """
 
 from __future__ import annotations
@@ -47,6 +55,7 @@ class Socket(Protocol):
     socket_id: str
     schema: str
     user_id: int
+    token_id: int
 
     def push(self, frame: str) -> None: ...
 
@@ -55,6 +64,10 @@ class Socket(Protocol):
     def read_up_to(self, channel_id: str, unread: int) -> None: ...
 
     def close_with(self, code: int, error: str, message: str) -> None: ...
+
+    def member_changed(self, role: str | None) -> None: ...
+
+    def leave_rooms(self, channel_ids: list[str]) -> None: ...
 
 
 class Hub:
@@ -68,6 +81,7 @@ class Hub:
         self._subscribing: dict[str, asyncio.Future[None]] = {}
         self._started: asyncio.Task[None] | None = None
         self._pump: asyncio.Task[None] | None = None
+        self._unsubscribing: set[asyncio.Task[None]] = set()
 
     # --- membership -----------------------------------------------------------------------
 
@@ -136,12 +150,29 @@ class Hub:
         if members is None or socket not in members:
             return
         members.discard(socket)
-        if not members and group not in self._subscribing:
-            del self.groups[group]
-            try:
-                await self.layer.group_discard(group, self.channel)
-            except Exception:  # the subscription goes with the connection anyway
-                logger.exception("Could not unsubscribe from %s", group)
+        await self._unsubscribe_if_empty(group)
+
+    def drop(self, group: str, socket: Socket) -> None:
+        """Leaves at once, within the event being dispatched: the socket gets none of the
+        group's later events. The subscription ends afterwards if nobody is left."""
+        members = self.groups.get(group)
+        if members is None or socket not in members:
+            return
+        members.discard(socket)
+        if not members:
+            task = self.loop.create_task(self._unsubscribe_if_empty(group))
+            self._unsubscribing.add(task)
+            task.add_done_callback(self._unsubscribing.discard)
+
+    async def _unsubscribe_if_empty(self, group: str) -> None:
+        # A socket may have joined in between (the group stayed subscribed for it).
+        if self.groups.get(group) or group in self._subscribing or group not in self.groups:
+            return
+        del self.groups[group]
+        try:
+            await self.layer.group_discard(group, self.channel)
+        except Exception:  # the subscription goes with the connection anyway
+            logger.exception("Could not unsubscribe from %s", group)
 
     # --- delivery -------------------------------------------------------------------------
 
@@ -162,6 +193,9 @@ class Hub:
             "hub.badges": self._badges,
             "hub.read": self._read,
             "hub.close": self._close,
+            "hub.revoke": self._revoke,
+            "hub.member": self._member,
+            "hub.leave": self._leave,
         }.get(message["type"])
         if deliver is not None:
             deliver(message, self.groups.get(message["group"], ()))
@@ -186,6 +220,20 @@ class Hub:
     def _close(self, message: dict[str, Any], members: Iterable[Socket]) -> None:
         for socket in list(members):
             socket.close_with(message["code"], message["error"], message["message"])
+
+    def _revoke(self, message: dict[str, Any], members: Iterable[Socket]) -> None:
+        tokens = message["tokenIds"]
+        for socket in list(members):
+            if tokens is None or socket.token_id in tokens:
+                socket.close_with(message["code"], message["error"], message["message"])
+
+    def _member(self, message: dict[str, Any], members: Iterable[Socket]) -> None:
+        for socket in list(members):
+            socket.member_changed(message["role"])
+
+    def _leave(self, message: dict[str, Any], members: Iterable[Socket]) -> None:
+        for socket in list(members):
+            socket.leave_rooms(message["channels"])
 
 
 _hubs: dict[asyncio.AbstractEventLoop, Hub] = {}

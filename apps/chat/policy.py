@@ -69,6 +69,35 @@ def added_role(channel_type: str, member_role: Role, requested: str) -> str:
     return role if role == ParticipantRole.ADMIN else requested
 
 
+def role_after_change(
+    channel_type: str, member_role: Role | None, current: str, *, opened: bool
+) -> ParticipantRole | None:
+    """The role someone keeps in a channel they take part in once their membership role
+    becomes `member_role` (None: no longer a member), or None when they must leave it.
+
+    TEAM channels are staff only and platform tickets tenant admins only. A role that
+    makes someone a channel `ADMIN` does so at once; losing it takes away what it gave:
+    a former moderator of a SUPPORT or TOURNAMENT channel leaves it (the SUPPORT request
+    they opened themselves excepted), a former tenant admin is a MEMBER of the TEAM
+    channels they did not open."""
+    if member_role is None:
+        return None
+    if channel_type == ChannelType.TEAM and member_role not in STAFF_ROLES:
+        return None
+    if channel_type == ChannelType.PLATFORM_SUPPORT and member_role != Role.TENANT_ADMIN:
+        return None
+    wanted = participant_role(channel_type, member_role)
+    if wanted == ParticipantRole.ADMIN or current != ParticipantRole.ADMIN:
+        return (
+            ParticipantRole.ADMIN if wanted == ParticipantRole.ADMIN else ParticipantRole(current)
+        )
+    if channel_type == ChannelType.TEAM:
+        return ParticipantRole.ADMIN if opened else ParticipantRole.MEMBER
+    if channel_type == ChannelType.SUPPORT and opened:
+        return wanted
+    return None
+
+
 def opener_role(channel_type: str, actor: Actor) -> ParticipantRole:
     """Who opens a TEAM or TOURNAMENT channel administers it; a platform ticket's opener
     asks; a SUPPORT channel's opener holds their usual role."""
@@ -268,8 +297,19 @@ def assignable_roles(channel_type: str) -> tuple[Role, ...]:
     return () if channel_type == ChannelType.PLATFORM_SUPPORT else STAFF_ROLES
 
 
+def _platform_staff_only(actor: Actor, located: Located, action: str) -> Decision:
+    """On platform tickets the staff are the super admins: the tenant admin who asked
+    neither resolves nor changes the ticket (README: Ticket workflow)."""
+    if located.channel.type == ChannelType.PLATFORM_SUPPORT and not actor.is_super_admin:
+        return _refused(Forbidden(f"Only platform super admins {action} platform tickets."))
+    return ALLOWED
+
+
 def can_resolve(actor: Actor, located: Located) -> Decision:
+    """The channel's admins; on platform tickets, super admins only."""
     if not (decision := _administered(actor, located, "resolve")):
+        return decision
+    if not (decision := _platform_staff_only(actor, located, "resolve")):
         return decision
     if located.channel.status == ChannelStatus.RESOLVED:
         return _refused(Conflict("This channel is already resolved.", code="already_resolved"))
@@ -287,11 +327,12 @@ def can_archive(actor: Actor, located: Located) -> Decision:
 
 
 def can_edit_ticket(actor: Actor, located: Located) -> Decision:
-    """A ticket's status, priority and category: the channel's admins."""
+    """A ticket's status, priority and category: the channel's admins; on platform
+    tickets, super admins only."""
     if not (writable := _writable(located.channel)):
         return writable
     if not located.channel.has_ticket:
         return _refused(InvalidInput("This channel is not a ticket.", code="not_a_ticket"))
     if not _administers(actor, located):
         return _refused(Forbidden("Only the channel's admins may update it."))
-    return ALLOWED
+    return _platform_staff_only(actor, located, "change")

@@ -14,6 +14,7 @@ from apps.accounts.actors import Actor
 from apps.chat.locate import Located, visible_scopes
 from apps.chat.models import Channel, Message, Participant
 from apps.core.exceptions import InvalidInput
+from apps.core.fields import db_int
 
 PAGE_SIZE = 50
 MAX_PAGE_SIZE = 100
@@ -157,7 +158,7 @@ class MessagePage:
 
 def _seq_of(located: Located, message_id: object, field: str) -> int:
     try:
-        pk = int(str(message_id))
+        pk = db_int(message_id)
     except ValueError:
         raise InvalidInput("Invalid cursor.", fields={field: ["Must be a message id."]}) from None
     if pk == 0 and field == "after":

@@ -9,26 +9,40 @@ read or write each other's schema.
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 from urllib.parse import parse_qs, urlparse
+from uuid import uuid4
 
 from asgiref.sync import sync_to_async
 from channels.db import database_sync_to_async
 from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, connections
-from django.http.request import split_domain_port, validate_host
+from django.http.request import validate_host
 from django_tenants.utils import tenant_context
 
 from apps.accounts.actors import Actor
-from apps.accounts.selectors import credential_on_host
-from apps.core.closecodes import CLOSE_FORBIDDEN, CLOSE_UNAUTHENTICATED, CLOSE_UNKNOWN_HOST
+from apps.accounts.models import ApiToken
+from apps.accounts.selectors import actor_for, credential_on_host
+from apps.accounts.tickets import ticket_redeem
+from apps.core.closecodes import (
+    CLOSE_FORBIDDEN,
+    CLOSE_TOO_MANY,
+    CLOSE_TRY_AGAIN,
+    CLOSE_UNAUTHENTICATED,
+    CLOSE_UNKNOWN_HOST,
+)
 from apps.core.db import tenant_connection
+from apps.core.errors import UNAVAILABLE, database_unavailable
+from apps.core.limits import SocketLeases
+from apps.tenancy.hosts import host_name, tenant_for_host
 from apps.tenancy.models import SUSPENDED_CODE, SUSPENDED_MESSAGE, Tenant
-from apps.tenancy.selectors import tenant_for_host
 
 T = TypeVar("T")
+logger = logging.getLogger(__name__)
 
 
 _on_db_threads: Callable[..., Any] | None = None
@@ -116,43 +130,84 @@ def _origin_allowed(origin: str) -> bool:
     return validate_host(host, settings.ALLOWED_HOSTS)
 
 
-def _raw_token(scope: dict[str, Any]) -> str | None:
+def _query(scope: dict[str, Any]) -> dict[str, list[str]]:
+    return parse_qs(scope.get("query_string", b"").decode("latin-1"))
+
+
+def _credential(scope: dict[str, Any], tenant: Tenant) -> tuple[ApiToken, Actor | None] | None:
+    """The token the socket acts for, from `Authorization: Bearer`, a single-use
+    `?ticket=` (POST /api/auth/ws-ticket), or `?token=`; and the actor it gives on the
+    tenant's host (None when it does not work there)."""
     scheme, _, raw = _header(scope, b"authorization").partition(" ")
     if scheme.lower() == "bearer" and raw.strip():
-        return raw.strip()
-    query = parse_qs(scope.get("query_string", b"").decode())
-    return query.get("token", [None])[0]
+        return credential_on_host(raw=raw.strip(), tenant=tenant)
+    query = _query(scope)
+    if ticket := query.get("ticket", [""])[0]:
+        token = ticket_redeem(raw=ticket, tenant_id=tenant.pk)
+        return (token, actor_for(user=token.user, tenant=tenant)) if token else None
+    raw = query.get("token", [""])[0]
+    return credential_on_host(raw=raw, tenant=tenant) if raw else None
 
 
-def _authenticate(scope: dict[str, Any]) -> tuple[Actor | None, int | None]:
-    host, _port = split_domain_port(_header(scope, b"host"))
+def _host_tenant(scope: dict[str, Any]) -> tuple[Tenant | None, int | None]:
     if not _origin_allowed(_header(scope, b"origin")):
         return None, CLOSE_FORBIDDEN
+    host = host_name(_header(scope, b"host"))
     tenant = _tenant_for_host(host) if host else None
     if tenant is None:
         return None, CLOSE_UNKNOWN_HOST
     if tenant.is_suspended:
         scope["close_error"] = (SUSPENDED_CODE, SUSPENDED_MESSAGE)
         return None, CLOSE_FORBIDDEN
-    raw = _raw_token(scope)
-    found = credential_on_host(raw=raw, tenant=tenant) if raw else None
+    return tenant, None
+
+
+def _authenticate(scope: dict[str, Any]) -> tuple[Actor | None, int | None]:
+    tenant, refused = _host_tenant(scope)
+    if tenant is None:
+        return None, refused
+    found = _credential(scope, tenant)
     if found is None:
         return None, CLOSE_UNAUTHENTICATED
-    _token, actor = found
+    token, actor = found
     if actor is None:
         return None, CLOSE_FORBIDDEN
+    # Revocation closes the sockets opened with this token; expiry, those still open then.
+    scope.update(token_id=token.pk, token_expires_at=token.expires_at)
+    scope["socket_id"] = uuid4().hex
+    cap = settings.WS_MAX_SOCKETS_PER_USER
+    if not SocketLeases.acquire(actor.user.pk, scope["socket_id"], cap):
+        scope["close_error"] = (
+            "too_many_sockets",
+            f"At most {cap} open sockets per user; close one first.",
+        )
+        return None, CLOSE_TOO_MANY
     return actor, None
 
 
 class ConnectionAuthMiddleware:
     """Resolves host and credential once per connection: `scope["actor"]` (with its
-    tenant) or `scope["close_code"]` for the consumer to close with."""
+    tenant), `scope["token_id"]` and `scope["token_expires_at"]`, or `scope["close_code"]`
+    for the consumer to close with."""
 
     def __init__(self, inner: Any) -> None:
         self.inner = inner
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> Any:
         scope = dict(scope)
-        actor, close_code = await run_db(_authenticate, scope)
+        try:
+            actor, close_code = await run_db(_authenticate, scope)
+        except Exception as error:
+            if not database_unavailable(error):
+                raise
+            logger.warning("Socket refused, database unavailable: %s", error)
+            scope["close_error"] = UNAVAILABLE
+            actor, close_code = None, CLOSE_TRY_AGAIN
         scope.update(actor=actor, close_code=close_code)
-        return await self.inner(scope, receive, send)
+        try:
+            return await self.inner(scope, receive, send)
+        finally:  # the socket's place under WS_MAX_SOCKETS_PER_USER, however it ended
+            if socket_id := scope.get("socket_id"):
+                await asyncio.get_running_loop().run_in_executor(
+                    None, SocketLeases.release, socket_id
+                )

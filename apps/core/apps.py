@@ -4,3 +4,8 @@ from django.apps import AppConfig
 class CoreConfig(AppConfig):
     name = "apps.core"
     label = "core"
+
+    def ready(self) -> None:
+        from apps.core.logs import install_on_server_loggers
+
+        install_on_server_loggers()

@@ -42,3 +42,11 @@ class NotFound(ApplicationError):
 class Conflict(ApplicationError):
     status = 409
     code = "conflict"
+
+
+class ServiceUnavailable(ApplicationError):
+    """Something the answer needs is briefly away (503 with Retry-After)."""
+
+    status = 503
+    code = "service_unavailable"
+    retry_after = 5

@@ -1,43 +1,55 @@
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from typing import Any
+from collections.abc import Callable
 
-from asgiref.sync import iscoroutinefunction, markcoroutinefunction, sync_to_async
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
+from apps.core.errors import too_large_response
 from apps.core.health import health_report
 
 
-class HealthCheckMiddleware:
-    """Answers `/healthz` before tenant routing, so a load balancer can probe by IP.
-    Sync and async: under ASGI a request crosses into a thread once, for its view, and not
-    once more for this middleware."""
+class BodyLimitMiddleware:
+    """Refuses a body over MAX_BODY_BYTES with 413 before anything reads it (or queries
+    the database for the host)."""
 
-    sync_capable = True
-    async_capable = True
-
-    def __init__(self, get_response: Callable[[HttpRequest], Any]) -> None:
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
-        self.is_async = iscoroutinefunction(get_response)
-        if self.is_async:
-            markcoroutinefunction(self)
 
-    def __call__(self, request: HttpRequest) -> HttpResponse | Awaitable[HttpResponse]:
-        if self.is_async:
-            return self._acall(request)
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        try:
+            length = int(request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            length = 0
+        if length > settings.MAX_BODY_BYTES:
+            return too_large_response()
+        return self.get_response(request)
+
+
+class HealthCheckMiddleware:
+    """Answers `/healthz` before tenant routing, so a load balancer can probe by IP."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
         if request.path == "/healthz":
-            return _health()
-        response: HttpResponse = self.get_response(request)
+            report = health_report()
+            return JsonResponse(report, status=200 if report["status"] == "ok" else 503)
+        return self.get_response(request)
+
+
+class ContentSecurityPolicyMiddleware:
+    """API answers (JSON) get API_CONTENT_SECURITY_POLICY: nothing in them may load or
+    run, nor be framed. The docs page (HTML) keeps what it needs."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        if response.get("Content-Type", "").startswith("application/json"):
+            response.headers.setdefault(
+                "Content-Security-Policy", settings.API_CONTENT_SECURITY_POLICY
+            )
         return response
-
-    async def _acall(self, request: HttpRequest) -> HttpResponse:
-        if request.path == "/healthz":
-            return await sync_to_async(_health)()
-        response: HttpResponse = await self.get_response(request)
-        return response
-
-
-def _health() -> HttpResponse:
-    report = health_report()
-    return JsonResponse(report, status=200 if report["status"] == "ok" else 503)

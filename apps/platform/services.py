@@ -46,11 +46,16 @@ def audit_tenant(actor: Actor, action: str, tenant: Tenant, **details: Any) -> N
     )
 
 
+MAX_SLUG_LENGTH = 63  # PostgreSQL's longest identifier
+
+
 def tenant_get(slug: object, *, lock: bool = False) -> Tenant:
+    if not isinstance(slug, str) or "\x00" in slug or len(slug) > MAX_SLUG_LENGTH:
+        raise NotFound("Tenant not found.", code="tenant_not_found")  # never a schema name
     tenants = Tenant.objects.exclude(schema_name=settings.PUBLIC_SCHEMA_NAME)
     if lock:
         tenants = tenants.select_for_update()
-    tenant = tenants.filter(schema_name=str(slug)).first()
+    tenant = tenants.filter(schema_name=slug).first()
     if tenant is None:
         raise NotFound("Tenant not found.", code="tenant_not_found")
     return tenant
@@ -157,13 +162,14 @@ def _closed(escalation: Escalation) -> Conflict:
 @contextmanager
 def _while_open(escalation: Escalation) -> Iterator[None]:
     """Refuses a closed escalation with 409, also when another super admin closed it
-    between this check and the action (the action then finds the channel no longer
-    escalated, and refuses)."""
+    between this check and the action."""
     if escalation.state != EscalationState.OPEN:
         raise _closed(escalation)
     try:
         yield
-    except Forbidden:
+    except (Forbidden, Conflict):
+        # Lost a race: another super admin closed it first (the channel is then no longer
+        # escalated, so the action was refused as forbidden or `not_escalated`).
         escalation.refresh_from_db()
         if escalation.state != EscalationState.OPEN:
             raise _closed(escalation) from None

@@ -31,6 +31,10 @@ class Action:
     SSO_ACCOUNT_CREATED = "sso.account_created"
     SSO_MEMBERSHIP_CREATED = "sso.membership_created"
     SSO_ROLE_CHANGED = "sso.role_changed"
+    MEMBER_ROLE_CHANGED = "member.role_changed"
+    MEMBER_SUSPENDED = "member.suspended"
+    MEMBER_REACTIVATED = "member.reactivated"
+    MEMBER_REMOVED = "member.removed"
 
     ALL = (
         TENANT_CREATED,
@@ -53,6 +57,10 @@ class Action:
         SSO_ACCOUNT_CREATED,
         SSO_MEMBERSHIP_CREATED,
         SSO_ROLE_CHANGED,
+        MEMBER_ROLE_CHANGED,
+        MEMBER_SUSPENDED,
+        MEMBER_REACTIVATED,
+        MEMBER_REMOVED,
     )
 
 

@@ -6,15 +6,20 @@ from django.http import HttpRequest, HttpResponse
 from django_tenants.middleware.main import TenantMainMiddleware
 
 from apps.core.errors import error_response
+from apps.tenancy.hosts import host_name, tenant_for_host
 from apps.tenancy.models import SUSPENDED_CODE, SUSPENDED_MESSAGE, Tenant
-from apps.tenancy.selectors import tenant_for_host
 
 # The web client's page answers a suspended tenant's host too, to say it is suspended.
 PAGE_PATH = "/"
 
 
 class TenantMiddleware(TenantMainMiddleware):
-    """django-tenants' host routing, answering an unknown host with the JSON error shape."""
+    """django-tenants' host routing, answering an unknown host with the JSON error shape.
+    The host is read as sockets read it (`apps.tenancy.hosts`)."""
+
+    @staticmethod
+    def hostname_from_request(request: HttpRequest) -> str:
+        return host_name(request.get_host())  # get_host checks ALLOWED_HOSTS
 
     def process_request(self, request: HttpRequest) -> HttpResponse | None:
         response = super().process_request(request)

@@ -45,7 +45,13 @@ class Provisioned:
 
 
 def _slug_clean(slug: object) -> str:
-    if not isinstance(slug, str) or not SLUG_PATTERN.match(slug) or slug in RESERVED_SLUGS:
+    if isinstance(slug, str) and slug in RESERVED_SLUGS:
+        raise InvalidInput(
+            f"The slug {slug!r} is reserved.",
+            code="reserved_slug",
+            fields={"slug": [f"Reserved for the platform: {', '.join(sorted(RESERVED_SLUGS))}."]},
+        )
+    if not isinstance(slug, str) or not SLUG_PATTERN.match(slug):
         raise InvalidInput(
             "Invalid tenant slug.",
             fields={"slug": ["2-40 lowercase letters or digits, starting with a letter."]},

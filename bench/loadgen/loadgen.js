@@ -147,9 +147,20 @@ function productClient({ port, host, timeoutMs }) {
               isOpen: () => ws.readyState === WebSocket.OPEN,
             });
           } else if (frame.event === "error") {
+            const code = frame.data && frame.data.code;
+            const retryAfter = frame.data && frame.data.retryAfter;
+            if ((code === "server_busy" || code === "rate_limited") && retryAfter !== undefined) {
+              // A well-behaved client: join again after the time the server asked for.
+              const waitMs = retryAfter * 1000 * (1 + Math.random());
+              setTimeout(() => {
+                if (!joined && ws.readyState === WebSocket.OPEN)
+                  ws.send(JSON.stringify({ event: "join_channel", data: { channelId: roomId }, ref }));
+              }, waitMs);
+              return;
+            }
             clearTimeout(timer);
             ws.terminate();
-            reject(new Error(`join answered error ${frame.data && frame.data.code}`));
+            reject(new Error(`join answered error ${code}`));
           }
           return;
         }

@@ -231,8 +231,18 @@ def test_platform_ticket_round_trip(org, super_admin, public_tenant, client_for)
     assert mine[0]["id"] == ticket["id"]
     assert mine[0]["ticket"]["status"] == "IN_PROGRESS"
     assert mine[0]["unreadCount"] == 1
-    resolved = admin.put(f"/api/chat/channels/{ticket['id']}/resolve")
+    # Staff on a platform ticket are the super admins: the tenant admin who asked cannot
+    # resolve it or change it.
+    refused = admin.put(f"/api/chat/channels/{ticket['id']}/resolve")
+    assert refused.status_code == 403
+    raised = admin.patch(
+        f"/api/chat/channels/{ticket['id']}/ticket", {"priority": "URGENT"}, format="json"
+    )
+    assert raised.status_code == 403
+    resolved = console.put(f"/api/chat/channels/{ticket['id']}/resolve")
     assert resolved.status_code == 200
+    assert resolved.json()["ticket"]["status"] == "RESOLVED"
+    assert resolved.json()["ticket"]["priority"] != "URGENT"
 
 
 def test_ticket_update(org, client_for):

@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-import pytest
 from channels.db import database_sync_to_async
 from django_tenants.utils import schema_context
 
@@ -225,7 +224,9 @@ def test_a_read_replaces_a_waiting_badge_update(org, client_for):
     run(scenario)
 
 
-def test_a_socket_whose_handler_fails_still_leaves_the_hub(org, client_for, monkeypatch):
+def test_a_socket_whose_handler_fails_is_answered_and_leaves_the_hub_on_close(
+    org, client_for, monkeypatch
+):
     cid = support_ticket(client_for(org.tenant, org.player))["id"]
     _drain()
 
@@ -237,8 +238,10 @@ def test_a_socket_whose_handler_fails_still_leaves_the_hub(org, client_for, monk
         local = hub()
         monkeypatch.setattr("apps.chat.services.message_send", broken)
         await send(socket, "send_message", channelId=cid, content="x")
-        with pytest.raises(RuntimeError):
-            await socket.receive_output(timeout=2)
+        assert (await expect(socket, "error"))["code"] == "internal_error"
+        assert local.sockets == 1  # answered, and still open
+        await socket.disconnect()
+        await asyncio.sleep(0.05)
         assert local.sockets == 0 and not local.groups and not local.users
 
     run(scenario)

@@ -28,16 +28,22 @@ from django_tenants.utils import schema_context
 from apps.accounts.models import Role, User
 from apps.accounts.services import membership_set, user_create
 from apps.chat.models import Channel
+from apps.records.models import AuditEntry
 from apps.tenancy.models import Tenant
 from tests.conftest import database_url
 
 ROOT = Path(__file__).resolve().parents[2]
 PASSWORD = "two-processes-pass"
 POOL_SIZE = 3
+MESSAGE_LIMIT = 60  # per user and minute, over both processes and both transports
+SOCKET_CAP = 3  # open sockets per user, over both processes
 
-pytestmark = pytest.mark.skipif(
-    not settings.REDIS_URL, reason="needs Redis: processes share events through it"
-)
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(
+        not settings.REDIS_URL, reason="needs Redis: processes share events through it"
+    ),
+]
 
 
 def _free_port() -> int:
@@ -78,6 +84,7 @@ def people(django_db_blocker: Any) -> Iterator[dict[str, User]]:
         with schema_context("acme"):
             Channel.objects.filter(created_by__in=made.values()).delete()
         connection.set_schema_to_public()
+        AuditEntry.objects.filter(actor__in=made.values()).delete()
         User.objects.filter(pk__in=[u.pk for u in made.values()]).delete()
 
 
@@ -87,10 +94,13 @@ def servers(people: Any, django_db_blocker: Any) -> Iterator[list[int]]:
         **os.environ,
         "DATABASE_URL": database_url(),
         "REDIS_URL": settings.REDIS_URL,
+        "LIMITS_REDIS_URL": settings.LIMITS_REDIS_URL,  # apart from what test runs clear
         "DB_POOL_MIN_SIZE": "1",
         "DB_POOL_MAX_SIZE": str(POOL_SIZE),
         "WS_DB_THREADS": "2",  # each keeps a pooled connection; requests get the rest
         "WS_RATE_FRAMES": "1000",
+        "MESSAGE_RATE": f"{MESSAGE_LIMIT}/min",
+        "WS_MAX_SOCKETS_PER_USER": str(SOCKET_CAP),
     }
     ports = [_free_port(), _free_port()]
     processes = [
@@ -267,3 +277,132 @@ def test_concurrent_requests_wait_for_a_pooled_connection_instead_of_failing(
     assert statuses == [200] * 80
     # Both servers' pools, whatever the concurrency (the suite's own connections aside).
     assert 0 < peak <= 2 * POOL_SIZE
+
+
+def _ws(port: int, token: str) -> Any:
+    return websockets.connect(
+        f"ws://acme.localhost:{port}/ws/chat/?token={token}", host="127.0.0.1"
+    )
+
+
+def test_the_message_limit_holds_across_processes_and_transports(servers, people):
+    """Half the allowance over REST on one process, half over a socket on the other:
+    the next message is refused on both."""
+    one, other = servers
+    admin, _player = _tokens(servers, people)
+    channel = _rest(one, "POST", "/api/chat/channels", {"type": "TEAM", "subject": "l"}, admin)
+    path = f"/api/chat/channels/{channel['id']}/messages"
+    for n in range(MESSAGE_LIMIT // 2):
+        _rest(one, "POST", path, {"content": f"rest {n}"}, admin)
+
+    async def scenario() -> dict[str, Any]:
+        async with _ws(other, admin) as socket:
+            for n in range(MESSAGE_LIMIT // 2 + 1):
+                data = {"channelId": channel["id"], "content": f"socket {n}"}
+                await socket.send(json.dumps({"event": "send_message", "data": data, "ref": n}))
+            replies = [
+                json.loads(await asyncio.wait_for(socket.recv(), 10))
+                for _ in range(MESSAGE_LIMIT // 2 + 1)
+            ]
+            assert [r["event"] for r in replies[:-1]] == ["message_sent"] * (MESSAGE_LIMIT // 2)
+            return replies[-1]
+
+    refused = asyncio.run(scenario())
+    assert refused["event"] == "error" and refused["data"]["code"] == "rate_limited"
+    assert refused["data"]["retryAfter"] > 0
+    with pytest.raises(urllib.error.HTTPError) as over:
+        _rest(one, "POST", path, {"content": "one more"}, admin)
+    assert over.value.code == 429 and int(over.value.headers["Retry-After"]) > 0
+
+
+def test_the_socket_cap_holds_across_processes(servers, people):
+    one, other = servers
+    _admin, player = _tokens(servers, people)
+
+    async def scenario() -> None:
+        held = [await _ws(port, player).__aenter__() for port in (one, one, other)]
+        for port in (one, other):
+            async with _ws(port, player) as refused:
+                frame = json.loads(await asyncio.wait_for(refused.recv(), 5))
+                assert frame["data"]["code"] == "too_many_sockets"
+                with pytest.raises(websockets.ConnectionClosed) as closed:
+                    await asyncio.wait_for(refused.recv(), 5)
+                assert closed.value.rcvd is not None and closed.value.rcvd.code == 4429
+        await held[0].close()
+        await asyncio.sleep(0.3)  # the server releases the closed socket's place
+        async with _ws(other, player) as again:
+            await again.send(json.dumps({"event": "leave_channel", "data": {"channelId": "x"}}))
+            assert json.loads(await asyncio.wait_for(again.recv(), 5))["event"] == "left"
+        for kept in held[1:]:
+            await kept.close()
+
+    asyncio.run(scenario())
+
+
+async def _frames_until_closed(socket: Any) -> tuple[list[dict[str, Any]], int | None]:
+    frames = []
+    try:
+        while True:
+            frames.append(json.loads(await asyncio.wait_for(socket.recv(), 5)))
+    except websockets.ConnectionClosed as closed:
+        return frames, closed.rcvd.code if closed.rcvd else None
+
+
+def _revocation_reaches_the_other_process(
+    servers: list[int], player: str, admin: str, revoke: Any
+) -> tuple[list[dict[str, Any]], int | None]:
+    """The player's socket on one process, joined to a ticket; `revoke()` runs against
+    the other process, then the admin posts there. What did the socket get?"""
+    one, other = servers
+    channel = _rest(one, "POST", "/api/chat/channels", {"type": "SUPPORT", "subject": "r"}, player)
+
+    async def scenario() -> tuple[list[dict[str, Any]], int | None]:
+        async with websockets.connect(
+            f"ws://acme.localhost:{other}/ws/chat/?token={player}", host="127.0.0.1"
+        ) as socket:
+            await socket.send(
+                json.dumps({"event": "join_channel", "data": {"channelId": channel["id"]}})
+            )
+            assert json.loads(await asyncio.wait_for(socket.recv(), 5))["event"] == "joined"
+            await asyncio.to_thread(revoke)
+            path = f"/api/chat/channels/{channel['id']}/messages"
+            await asyncio.to_thread(_rest, one, "POST", path, {"content": "after"}, admin)
+            return await _frames_until_closed(socket)
+
+    return asyncio.run(scenario())
+
+
+def test_logout_on_one_process_closes_the_socket_on_the_other(servers, people):
+    one, _other = servers
+    admin, player = _tokens(servers, people)
+
+    def logout() -> None:
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{one}/api/auth/logout",
+            headers={"Host": "acme.localhost", "Authorization": f"Bearer {player}"},
+            method="POST",
+        )
+        with urllib.request.urlopen(request, timeout=10) as response:
+            assert response.status == 204
+
+    frames, code = _revocation_reaches_the_other_process(servers, player, admin, logout)
+    assert [f["event"] for f in frames] == ["error"]
+    assert frames[0]["data"]["code"] == "credentials_revoked"
+    assert code == 4401
+
+
+def test_suspension_on_one_process_closes_the_socket_on_the_other(servers, people):
+    one, _other = servers
+    admin, player = _tokens(servers, people)
+    member = f"/api/members/{people['player'].id}"
+
+    def suspend() -> None:
+        assert _rest(one, "PUT", f"{member}/suspend", token=admin)["status"] == "SUSPENDED"
+
+    try:
+        frames, code = _revocation_reaches_the_other_process(servers, player, admin, suspend)
+    finally:
+        _rest(one, "PUT", f"{member}/reactivate", token=admin)
+    assert [f["event"] for f in frames] == ["error"]
+    assert frames[0]["data"]["code"] == "membership_revoked"
+    assert code == 4403

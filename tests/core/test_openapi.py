@@ -27,8 +27,8 @@ def test_schema_documents_every_chat_console_and_sso_endpoint_with_bodies():
     )
     for prefix, pattern in patterns:
         path = prefix + str(pattern.pattern).replace("<str:", "{").replace("<int:", "{").replace(
-            ">", "}"
-        )
+            "<bigint:", "{"
+        ).replace(">", "}")
         assert path in paths, path
         for method, operation in paths[path].items():
             assert {"200", "201", "204"} & set(operation["responses"]), (

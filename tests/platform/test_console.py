@@ -683,3 +683,37 @@ def test_any_super_admin_works_and_reads_closed_escalations(
     assert later.status_code == 200 and later.json()["escalation"]["state"] == "RESOLVED"
     history = newcomer.get(f"/api/console/escalations/{escalation.pk}/messages")
     assert history.status_code == 200
+
+
+def test_a_losing_concurrent_hand_back_answers_escalation_closed(
+    client_for: Any, org: Org, super_admin: User, make_user: Any
+) -> None:
+    """Two super admins hand the same escalation back at once: the one who loads it
+    before the other's commit, and acts after, is told it is closed (as documented)."""
+    from apps.platform import services as platform_services
+
+    ticket = _escalated(client_for, org)
+    seen_open = Escalation.objects.get(channel_id=ticket["id"])  # loaded before the other acts
+    winner = actor_for(user=make_user(super_admin=True), tenant=org.tenant)
+    loser = actor_for(user=super_admin, tenant=org.tenant)
+    assert winner is not None and loser is not None
+    platform_services.escalation_return(actor=winner, escalation=seen_open, note="first")
+
+    stale = Escalation.objects.get(pk=seen_open.pk)
+    stale.state = EscalationState.OPEN  # as the losing request still believes
+    with pytest.raises(Conflict) as lost:
+        platform_services.escalation_return(actor=loser, escalation=stale, note="second")
+
+    assert lost.value.code == "escalation_closed"
+    assert Escalation.objects.get(pk=seen_open.pk).state == EscalationState.RETURNED
+
+
+@pytest.mark.parametrize("slug", ["www", "api", "admin"])
+def test_reserved_slugs_are_refused_as_reserved(console: Any, slug: str) -> None:
+    response = console.post(
+        "/api/console/tenants", {"slug": slug, "name": "X", "adminEmail": "x@x.test"}, format="json"
+    )
+
+    assert response.status_code == 400 and _error(response) == "reserved_slug"
+    assert "reserved" in response.json()["error"]["message"]
+    assert not Tenant.objects.filter(schema_name=slug).exists()

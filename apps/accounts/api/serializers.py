@@ -40,3 +40,8 @@ class MeOutput(serializers.Serializer):
         allow_null=True,
         help_text="The caller's role in the host's tenant; null for a super admin without one.",
     )
+
+
+class WsTicketOutput(serializers.Serializer):
+    ticket = serializers.CharField(help_text="Connect with /ws/chat/?ticket=<ticket>, once.")
+    expiresAt = serializers.DateTimeField()

@@ -6,11 +6,11 @@ from drf_spectacular.utils import extend_schema
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
-from apps.accounts import services
-from apps.accounts.api.serializers import LoginInput, LoginOutput, MeOutput
+from apps.accounts import services, tickets
+from apps.accounts.api.serializers import LoginInput, LoginOutput, MeOutput, WsTicketOutput
+from apps.accounts.api.throttles import LoginAccountThrottle, LoginAddressThrottle
 from apps.accounts.models import ApiToken
 from apps.accounts.permissions import HostRequest, TenantRequest
 
@@ -18,8 +18,7 @@ from apps.accounts.permissions import HostRequest, TenantRequest
 class LoginApi(APIView):
     authentication_classes: list[type] = []
     permission_classes = [AllowAny]
-    throttle_classes = [ScopedRateThrottle]
-    throttle_scope = "login"
+    throttle_classes = [LoginAddressThrottle, LoginAccountThrottle]
 
     @extend_schema(request=LoginInput, responses={200: LoginOutput}, tags=["auth"])
     def post(self, request: TenantRequest) -> Response:
@@ -48,3 +47,18 @@ class LogoutApi(APIView):
     def post(self, request: Request) -> Response:
         services.token_revoke(token=cast(ApiToken, request.auth))
         return Response(status=204)
+
+
+class WsTicketApi(APIView):
+    @extend_schema(
+        request=None,
+        responses={201: WsTicketOutput},
+        tags=["auth"],
+        summary="A single-use socket ticket for this host (valid WS_TICKET_TTL_SECONDS, "
+        "default 30 s): connect with /ws/chat/?ticket=<ticket> instead of ?token=",
+    )
+    def post(self, request: HostRequest) -> Response:
+        raw, expires_at = tickets.ticket_issue(
+            token=cast(ApiToken, request.auth), tenant_id=request.tenant.pk
+        )
+        return Response(WsTicketOutput({"ticket": raw, "expiresAt": expires_at}).data, status=201)

@@ -22,7 +22,7 @@ from apps.chat.selectors import (
     MAX_PAGE_SIZE,
     PAGE_SIZE,
 )
-from apps.core.fields import StrictCharField
+from apps.core.fields import BIGINT_MAX, StrictCharField
 
 
 class ParticipantOutput(serializers.Serializer):
@@ -80,7 +80,9 @@ class ChannelFilterInput(serializers.Serializer):
 class ChannelCreateInput(serializers.Serializer):
     type = serializers.ChoiceField(choices=ChannelType.choices)
     participantIds = serializers.ListField(
-        child=serializers.IntegerField(min_value=1), max_length=500, default=list
+        child=serializers.IntegerField(max_value=BIGINT_MAX, min_value=1),
+        max_length=500,
+        default=list,
     )
     subject = StrictCharField(max_length=200, required=False, allow_blank=True, default="")
     category = serializers.ChoiceField(choices=TicketCategory.choices, required=False)
@@ -94,8 +96,8 @@ class MessageCreateInput(serializers.Serializer):
 
 
 class HistoryInput(serializers.Serializer):
-    before = serializers.IntegerField(min_value=1, required=False)
-    after = serializers.IntegerField(min_value=0, required=False)
+    before = serializers.IntegerField(max_value=BIGINT_MAX, min_value=1, required=False)
+    after = serializers.IntegerField(max_value=BIGINT_MAX, min_value=0, required=False)
     limit = serializers.IntegerField(min_value=1, max_value=MAX_PAGE_SIZE, default=PAGE_SIZE)
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
@@ -109,11 +111,11 @@ class EscalateInput(serializers.Serializer):
 
 
 class AssignInput(serializers.Serializer):
-    assigneeId = serializers.IntegerField(min_value=1)
+    assigneeId = serializers.IntegerField(max_value=BIGINT_MAX, min_value=1)
 
 
 class ReadInput(serializers.Serializer):
-    messageId = serializers.IntegerField(min_value=1)
+    messageId = serializers.IntegerField(max_value=BIGINT_MAX, min_value=1)
 
 
 class TicketUpdateInput(serializers.Serializer):
@@ -124,6 +126,8 @@ class TicketUpdateInput(serializers.Serializer):
 
 class ParticipantsAddInput(serializers.Serializer):
     userIds = serializers.ListField(
-        child=serializers.IntegerField(min_value=1), min_length=1, max_length=500
+        child=serializers.IntegerField(max_value=BIGINT_MAX, min_value=1),
+        min_length=1,
+        max_length=500,
     )
     role = serializers.ChoiceField(choices=ParticipantRole.choices, default=ParticipantRole.MEMBER)

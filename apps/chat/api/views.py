@@ -6,7 +6,6 @@ from typing import Any
 
 from drf_spectacular.utils import extend_schema
 from rest_framework.response import Response
-from rest_framework.throttling import UserRateThrottle
 from rest_framework.views import APIView
 
 from apps.accounts.permissions import HostRequest
@@ -29,9 +28,11 @@ from apps.chat.api.serializers import (
     TicketUpdateInput,
     UnreadOutput,
 )
+from apps.chat.limits import MESSAGES_SCOPE
 from apps.chat.locate import channel_located
 from apps.chat.payloads import ChannelOutput, MessageOutput, channel_payload, message_payload
 from apps.core.api import validated
+from apps.core.throttles import LimitThrottle
 
 TAGS = ["chat"]
 
@@ -43,8 +44,14 @@ def _channel(request: HostRequest, channel_id: str) -> Response:
         return Response(channel_payload(channel))
 
 
-class MessageThrottle(UserRateThrottle):
-    scope = "messages"
+class MessageThrottle(LimitThrottle):
+    """MESSAGE_RATE per user, counted with the user's socket sends (`limits.hit`)."""
+
+    scope = MESSAGES_SCOPE
+    rate_setting = "MESSAGE_RATE"
+
+    def ident(self, request: Any) -> object | None:
+        return request.user.pk if request.user.is_authenticated else None
 
 
 class ChannelListApi(APIView):

@@ -19,13 +19,15 @@ from apps.chat.services.escalations import _audit
 from apps.chat.services.tickets import _ticket_after_message
 from apps.chat.services.timeline import _announce, _append, _tenant_schema, _user_groups
 from apps.core.exceptions import InvalidInput, NotFound
+from apps.core.fields import db_int, storable_text
 from apps.records.audit import Action
 
 MAX_CONTENT = 10_000
 
 
 def content_clean(content: object) -> str:
-    """Message text is stored exactly as sent: 1 to 10,000 characters, not blank."""
+    """Message text is stored exactly as sent: 1 to 10,000 characters, not blank, and
+    text PostgreSQL can store (REST's parser refuses the same characters)."""
     if not isinstance(content, str):
         raise InvalidInput(
             "Message content must be text.", fields={"content": ["Must be a string."]}
@@ -36,6 +38,11 @@ def content_clean(content: object) -> str:
         raise InvalidInput(
             "Message content is too long.",
             fields={"content": [f"At most {MAX_CONTENT} characters."]},
+        )
+    if not storable_text(content):
+        raise InvalidInput(
+            "Message content holds characters that cannot be stored.",
+            fields={"content": ["No NUL characters or lone surrogates."]},
         )
     return content
 
@@ -106,7 +113,7 @@ def message_remove(*, actor: Actor, channel_id: object, message_id: object) -> M
         policy.can_remove_message(actor, located).enforce()
         try:
             message = Message.objects.select_for_update().get(
-                channel=channel, pk=int(str(message_id))
+                channel=channel, pk=db_int(message_id)
             )
         except (ValueError, Message.DoesNotExist):
             raise NotFound("Message not found.") from None
@@ -130,7 +137,7 @@ def read_mark(*, actor: Actor, channel_id: object, message_id: object) -> Partic
         assert participant is not None
         try:
             seq = Message.objects.values_list("seq", flat=True).get(
-                channel=located.channel, pk=int(str(message_id))
+                channel=located.channel, pk=db_int(message_id)
             )
         except (ValueError, Message.DoesNotExist):
             raise InvalidInput(
@@ -144,7 +151,7 @@ def read_mark(*, actor: Actor, channel_id: object, message_id: object) -> Partic
             data = {
                 "channelId": str(channel.pk),
                 "userId": actor.user.pk,
-                "messageId": int(str(message_id)),
+                "messageId": db_int(message_id),
                 "seq": seq,
                 "unreadCount": unread,
             }

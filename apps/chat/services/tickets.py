@@ -34,6 +34,7 @@ from apps.chat.payloads import channel_payload
 from apps.chat.services.escalations import _audit, _escalation_closed
 from apps.chat.services.timeline import _status_changed, _system, _user_groups
 from apps.core.exceptions import InvalidInput
+from apps.core.fields import db_int
 from apps.records.audit import Action
 from apps.records.models import EscalationState
 
@@ -108,7 +109,7 @@ def _assignable(actor: Actor, channel: Channel, assignee_id: object) -> User:
         fields={"assigneeId": ["Must be an admin or management team member of this organisation."]},
     )
     try:
-        uid = int(str(assignee_id))
+        uid = db_int(assignee_id)
     except ValueError:
         raise invalid from None
     if channel.type == ChannelType.PLATFORM_SUPPORT:

@@ -7,7 +7,8 @@ from rest_framework import serializers
 from apps.chat.api.serializers import ChannelDetailOutput
 from apps.chat.models import TicketCategory, TicketPriority, TicketStatus
 from apps.chat.payloads import ChannelOutput, UserBrief
-from apps.core.fields import StrictCharField
+from apps.core.fields import BIGINT_MAX, StrictCharField
+from apps.records.api.serializers import AuditEntryOutput
 from apps.records.audit import Action
 from apps.records.models import EscalationState
 from apps.tenancy.models import TenantStatus
@@ -117,10 +118,10 @@ class TicketQueueInput(serializers.Serializer):
     priority = serializers.ChoiceField(choices=TicketPriority.choices, required=False)
     category = serializers.ChoiceField(choices=TicketCategory.choices, required=False)
     tenant = serializers.CharField(max_length=63, required=False, help_text="Tenant slug.")
-    assigneeId = serializers.IntegerField(min_value=1, required=False)
+    assigneeId = serializers.IntegerField(max_value=BIGINT_MAX, min_value=1, required=False)
     unassigned = serializers.BooleanField(required=False, default=False)
     limit = serializers.IntegerField(min_value=1, max_value=200, default=50)
-    offset = serializers.IntegerField(min_value=0, default=0)
+    offset = serializers.IntegerField(max_value=BIGINT_MAX, min_value=0, default=0)
 
 
 class TicketPageOutput(serializers.Serializer):
@@ -147,7 +148,7 @@ class EscalationListInput(serializers.Serializer):
     )
     tenant = serializers.CharField(max_length=63, required=False, help_text="Tenant slug.")
     limit = serializers.IntegerField(min_value=1, max_value=200, default=50)
-    offset = serializers.IntegerField(min_value=0, default=0)
+    offset = serializers.IntegerField(max_value=BIGINT_MAX, min_value=0, default=0)
 
 
 class EscalationPageOutput(serializers.Serializer):
@@ -164,23 +165,13 @@ class DeescalateInput(serializers.Serializer):
     note = StrictCharField(max_length=2000, required=False, default="", allow_blank=True)
 
 
-class AuditEntryOutput(serializers.Serializer):
-    id = serializers.IntegerField()
-    at = serializers.DateTimeField()
-    actorId = serializers.IntegerField(source="actor_id", allow_null=True)
-    actorEmail = serializers.CharField(source="actor_email")
-    action = serializers.ChoiceField(choices=[(a, a) for a in Action.ALL])
-    tenant = serializers.CharField(source="tenant_slug")
-    targetType = serializers.CharField(source="target_type")
-    targetId = serializers.CharField(source="target_id")
-    details = serializers.DictField()
-
-
 class AuditListInput(serializers.Serializer):
     tenant = serializers.CharField(max_length=63, required=False, help_text="Tenant slug.")
     action = serializers.ChoiceField(choices=[(a, a) for a in Action.ALL], required=False)
-    actorId = serializers.IntegerField(min_value=1, required=False)
-    before = serializers.IntegerField(min_value=1, required=False, help_text="An entry id.")
+    actorId = serializers.IntegerField(max_value=BIGINT_MAX, min_value=1, required=False)
+    before = serializers.IntegerField(
+        max_value=BIGINT_MAX, min_value=1, required=False, help_text="An entry id."
+    )
     limit = serializers.IntegerField(min_value=1, max_value=200, default=50)
 
 

@@ -1,6 +1,9 @@
-from django.urls import path
+from django.urls import path, register_converter
 
+from apps.core.fields import BigIntConverter
 from apps.platform.api import views
+
+register_converter(BigIntConverter, "bigint")
 
 urlpatterns = [
     path("tenants", views.TenantsApi.as_view(), name="console-tenants"),
@@ -12,9 +15,9 @@ urlpatterns = [
     path("figures", views.FiguresApi.as_view(), name="console-figures"),
     path("tickets", views.TicketQueueApi.as_view(), name="console-tickets"),
     path("escalations", views.EscalationsApi.as_view(), name="console-escalations"),
-    path("escalations/<int:escalation_id>", views.EscalationApi.as_view()),
-    path("escalations/<int:escalation_id>/messages", views.EscalationMessagesApi.as_view()),
-    path("escalations/<int:escalation_id>/resolve", views.EscalationResolveApi.as_view()),
-    path("escalations/<int:escalation_id>/return", views.EscalationReturnApi.as_view()),
+    path("escalations/<bigint:escalation_id>", views.EscalationApi.as_view()),
+    path("escalations/<bigint:escalation_id>/messages", views.EscalationMessagesApi.as_view()),
+    path("escalations/<bigint:escalation_id>/resolve", views.EscalationResolveApi.as_view()),
+    path("escalations/<bigint:escalation_id>/return", views.EscalationReturnApi.as_view()),
     path("audit", views.AuditApi.as_view(), name="console-audit"),
 ]

@@ -1,6 +1,15 @@
+"""The one reading of a Host header, for HTTP and WebSocket alike.
+
+A host is lower-cased and loses its port and a trailing dot (`ACME.example.com.:443` is
+`acme.example.com`); nothing else is rewritten. In particular `www.` is not stripped:
+tenant hosts are exactly `<slug>.<BASE_DOMAIN>` (and `www` is a reserved slug), so
+`www.acme.example.com` is an unknown host on both transports.
+"""
+
 from __future__ import annotations
 
 from django.db import connection
+from django.http.request import split_domain_port
 
 from apps.tenancy.models import Domain, Tenant
 
@@ -19,9 +28,17 @@ _TENANT_BY_HOST_SQL = """
 )
 
 
+def host_name(host_header: str) -> str:
+    """The normalised host of a `Host` header; empty when it is malformed."""
+    domain, _port = split_domain_port(host_header)
+    return domain
+
+
 def tenant_for_host(host: str) -> Tenant | None:
-    """The tenant served on a host name (already without its port); None when none is.
-    The connection must be on the public schema (the middleware puts it there)."""
+    """The tenant served on a normalised host, if any (the connection must be on the
+    public schema)."""
+    if not host:
+        return None
     with connection.cursor() as cursor:
         cursor.execute(_TENANT_BY_HOST_SQL, [host])
         row = cursor.fetchone()

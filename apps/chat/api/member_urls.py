@@ -1,0 +1,16 @@
+from django.urls import path
+
+from apps.chat.api import members
+
+urlpatterns = [
+    path("members", members.MembersApi.as_view(), name="members"),
+    path("members/<str:user_id>", members.MemberApi.as_view(), name="member"),
+    path(
+        "members/<str:user_id>/suspend", members.MemberSuspendApi.as_view(), name="member-suspend"
+    ),
+    path(
+        "members/<str:user_id>/reactivate",
+        members.MemberReactivateApi.as_view(),
+        name="member-reactivate",
+    ),
+]
