@@ -36,10 +36,6 @@ SCREENSHOTS = ROOT / "var" / "screenshots"
 PHONE = {"width": 390, "height": 844}
 DESKTOP = {"width": 1280, "height": 800}
 
-# Playwright's sync API keeps its event loop running on this thread between calls; the
-# suite's per-test database housekeeping (plain sync Django) runs beside it.
-os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-
 
 def _free_port() -> int:
     with socket.socket() as s:
@@ -174,7 +170,11 @@ def browser(server: str) -> Iterator[Any]:
         f"{CHROMIUM} is missing: apt-get install chromium (.ci/run does)"
     )
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    with sync_playwright() as playwright:
+    # Playwright's sync API keeps its event loop running on this thread between calls; the
+    # suite's per-test database housekeeping (plain sync Django) runs beside it. Only while
+    # the browser runs, so no other test (nor a process one starts) inherits it.
+    with pytest.MonkeyPatch.context() as patch, sync_playwright() as playwright:
+        patch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
         chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
         yield chromium
         chromium.close()

@@ -90,6 +90,7 @@ export interface ChatApi {
   request(method: string, path: string, request?: { query?: Query; body?: unknown; raw?: boolean }): Promise<any>;
   login(email: string, password: string): Promise<Session>;
   me(): Promise<Me>;
+  wsTicket(): Promise<{ ticket: string; expiresAt: string }>;
   logout(): Promise<null>;
   channels(query?: { type?: ChannelType; status?: ChannelStatus; contextId?: string; limit?: number; cursor?: string | null }): Promise<{ channels: Channel[]; next: string | null }>;
   openChannel(body: { type: ChannelType; participantIds?: number[]; subject?: string; category?: TicketCategory; priority?: TicketPriority; contextId?: string }): Promise<Channel>;
@@ -131,6 +132,8 @@ export interface SocketOptions {
   /** Default: ws(s)://<this host>/ws/chat/ */
   url?: string;
   token: () => string | null;
+  /** A single-use ticket for `?ticket=` (e.g. `async () => (await api.wsTicket()).ticket`). */
+  ticket?: () => Promise<string>;
   initialDelay?: number;
   maxDelay?: number;
   requestTimeout?: number;

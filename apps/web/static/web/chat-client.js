@@ -181,6 +181,8 @@ export function chatApi(options = {}) {
       request("POST", "/api/auth/login", { body: { email, password } }),
     /** @returns {Promise<Me>} */
     me: () => request("GET", "/api/auth/me"),
+    /** A single-use socket ticket for this host (30 s). @returns {Promise<{ ticket: string, expiresAt: string }>} */
+    wsTicket: () => request("POST", "/api/auth/ws-ticket"),
     logout: () => request("POST", "/api/auth/logout"),
     // --- chat ---
     /**
@@ -280,7 +282,10 @@ const REPLIES = new Set(["joined", "left", "message_sent", "read", "sync"]);
 /**
  * @typedef {Object} SocketOptions
  * @property {string} [url]  Default: ws(s)://<this host>/ws/chat/
- * @property {() => (string | null)} token  Sent as `?token=`
+ * @property {() => (string | null)} token  The bearer token
+ * @property {() => Promise<string>} [ticket]  A single-use socket ticket for this host
+ *   (`api.wsTicket`); the socket then connects with `?ticket=` and keeps the token out of
+ *   URLs. Without it, or when getting one fails, it connects with `?token=`.
  * @property {number} [initialDelay]  First reconnect delay in ms (500), doubled per failure
  * @property {number} [maxDelay]  Longest reconnect delay in ms (15000)
  * @property {number} [requestTimeout]  ms before a frame's reply is given up (15000)
@@ -327,6 +332,7 @@ export function chatSocket(options) {
   /** @type {any} */
   let retryTimer = null;
   let stopped = false;
+  let connecting = false;
   /** @type {SocketState} */
   let state = "closed";
   /** @type {{ code: string, message: string } | null} */
@@ -349,17 +355,34 @@ export function chatSocket(options) {
     emit("state", { state: next, ...extra });
   }
 
-  function connect() {
-    clearTimeout(retryTimer);
+  /** The query that authenticates the connection: a ticket when possible, else the token. */
+  async function credential() {
     const token = options.token();
-    if (!token) {
+    if (!token) return null;
+    if (options.ticket) {
+      try {
+        return `ticket=${encodeURIComponent(await options.ticket())}`;
+      } catch (error) {
+        if (error instanceof ApiError && error.status === 401) return null;
+      }
+    }
+    return `token=${encodeURIComponent(token)}`;
+  }
+
+  async function connect() {
+    clearTimeout(retryTimer);
+    setState(attempt ? "reconnecting" : "connecting", { attempt });
+    connecting = true;
+    const query = await credential();
+    connecting = false;
+    if (stopped || ws) return;
+    if (!query) {
       setState("closed");
       emit("fatal", { code: 4401, error: null });
       return;
     }
-    setState(attempt ? "reconnecting" : "connecting", { attempt });
     lastError = null;
-    const socket = new WebSocket(`${url}?token=${encodeURIComponent(token)}`);
+    const socket = new WebSocket(`${url}?${query}`);
     ws = socket;
     socket.onopen = () => {
       attempt = 0;
@@ -542,7 +565,7 @@ export function chatSocket(options) {
     /** Opens the connection (again, after `close`). */
     open() {
       stopped = false;
-      if (!ws) connect();
+      if (!ws && !connecting) connect();
     },
     /** Closes for good: no reconnect. */
     close() {
@@ -552,7 +575,7 @@ export function chatSocket(options) {
     },
     /** Reconnects now (e.g. when the browser comes back online). */
     reconnectNow() {
-      if (!ws && !stopped) {
+      if (!ws && !stopped && !connecting) {
         attempt = Math.max(attempt, 1);
         connect();
       }

@@ -14,7 +14,7 @@ const PRIORITIES = ["LOW", "MEDIUM", "HIGH", "URGENT"];
 const OPEN_TICKET = ["OPEN", "IN_PROGRESS", "WAITING_ON_USER"];
 const token = () => localStorage.getItem(TOKEN_KEY);
 const api = chatApi({ token, onUnauthorized: () => sessionEnded("Your session has expired. Please sign in again.") });
-const socket = chatSocket({ token });
+const socket = chatSocket({ token, ticket: async () => (await api.wsTicket()).ticket });
 
 /** @type {Me | null} */
 let me = null;
