@@ -18,9 +18,11 @@ ACME = "acme.localhost"
 GLOBEX = "globex.localhost"
 
 
-def _open_ticket_in_dialog(page: Any, subject: str) -> None:
+def _open_ticket_in_dialog(page: Any, subject: str, add: str | None = None) -> None:
     page.click("#new-ticket")
     page.fill("#ticket-subject", subject)
+    if add is not None:  # one of the organisation's staff, from the members list
+        page.locator("#ticket-people").get_by_label(add).check()
     page.select_option("#ticket-category", "TOURNAMENT_ISSUE")
     page.select_option("#ticket-priority", "HIGH")
     page.click("#ticket-form button[type=submit]")
@@ -47,7 +49,7 @@ def test_live_chat_ticket_escalation_and_the_platform_answer(open_page, people: 
     console = open_page("localhost", people.super_admin)
     expect(console.locator(".figures")).to_be_visible()
 
-    _open_ticket_in_dialog(player, "Scores vanished")
+    _open_ticket_in_dialog(player, "Scores vanished", add="Ada Admin")
     # The admin joined the new ticket: it appears in their list without a reload.
     admin.locator("#channel-list a", has_text="Scores vanished").click()
     expect(admin.locator("#thread-subject")).to_have_text("Scores vanished")

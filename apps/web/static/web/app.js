@@ -588,12 +588,23 @@ function openTicketDialog() {
   if (me.role === "TENANT_ADMIN") kinds.push(["PLATFORM_SUPPORT", "The platform's support team"]);
   fillSelect(/** @type {HTMLSelectElement} */ (byId("ticket-kind")), /** @type {Array<[string, string]>} */ (kinds));
   const picker = byId("ticket-people");
-  picker.replaceChildren(
-    ...[...people.entries()].map(([id, name]) =>
-      h("label", { class: "check" }, h("input", { type: "checkbox", name: "people", value: String(id) }), name),
-    ),
-  );
-  if (!people.size) picker.append(h("p", { class: "muted small", text: "People you have chatted with appear here." }));
+  const render = () => {
+    picker.replaceChildren(
+      ...[...people.entries()].map(([id, name]) =>
+        h("label", { class: "check" }, h("input", { type: "checkbox", name: "people", value: String(id) }), name),
+      ),
+    );
+    if (!people.size) picker.append(h("p", { class: "muted small", text: "No one else to add." }));
+  };
+  render();
+  // The members a person may add (participants see the staff; the staff see everyone).
+  api
+    .members({ status: "ACTIVE", limit: 100 })
+    .then((page) => {
+      for (const m of page.members) if (me && m.id !== me.user.id) people.set(m.id, m.displayName);
+      render();
+    })
+    .catch(() => null);
   dialog.showModal();
   /** @type {HTMLInputElement} */ (byId("ticket-subject")).focus();
 }
@@ -604,7 +615,6 @@ async function submitTicket(event) {
   const form = /** @type {HTMLFormElement} */ (event.target);
   const data = new FormData(form);
   const ids = new Set(data.getAll("people").map(Number));
-  for (const part of String(data.get("ids") || "").split(",")) if (part.trim()) ids.add(Number(part.trim()));
   const body = {
     type: /** @type {any} */ (String(data.get("type"))),
     subject: String(data.get("subject") || ""),

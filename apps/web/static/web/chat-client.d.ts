@@ -61,6 +61,14 @@ export interface Channel {
 export interface Participant { user: UserBrief; role: ParticipantRole; lastReadSeq: number; joinedAt: string }
 export interface MessagePage { messages: Message[]; hasMore: boolean; direction: "older" | "newer" }
 export interface ChannelDetail extends Channel { participants: Participant[]; messages: MessagePage }
+export interface Member {
+  id: number;
+  displayName: string;
+  email: string | null;
+  role: MembershipRole;
+  status: "ACTIVE" | "SUSPENDED";
+  joinedAt: string;
+}
 export interface Session { token: string; expiresAt: string; user: User; role: MembershipRole | null }
 export interface Me {
   user: User;
@@ -106,6 +114,11 @@ export interface ChatApi {
   markRead(id: string, messageId: number): Promise<{ channelId: string; lastReadSeq: number; unreadCount: number }>;
   addParticipants(id: string, userIds: number[], role?: ParticipantRole): Promise<Participant[]>;
   unread(): Promise<{ total: number; channels: number }>;
+  members(query?: { search?: string; role?: MembershipRole; status?: string; after?: string; limit?: number }): Promise<{ members: Member[]; next: string | null }>;
+  changeRole(userId: number, role: MembershipRole): Promise<Member>;
+  suspendMember(userId: number): Promise<Member>;
+  reactivateMember(userId: number): Promise<Member>;
+  removeMember(userId: number): Promise<null>;
   console: {
     tenants(query?: { status?: string; search?: string; after?: string; limit?: number }): Promise<any>;
     provision(body: { slug: string; name: string; adminEmail: string; adminName?: string }): Promise<any>;

@@ -69,6 +69,7 @@
  * @typedef {{ messages: Message[], hasMore: boolean, direction: "older" | "newer" }} MessagePage
  * @typedef {Channel & { participants: Participant[], messages: MessagePage }} ChannelDetail
  * @typedef {{ token: string, expiresAt: string, user: User, role: MembershipRole | null }} Session
+ * @typedef {{ id: number, displayName: string, email: string | null, role: MembershipRole, status: "ACTIVE" | "SUSPENDED", joinedAt: string }} Member
  * @typedef {{ user: User, tenant: { slug: string, name: string, isPublic: boolean }, role: MembershipRole | null }} Me
  */
 
@@ -236,6 +237,19 @@ export function chatApi(options = {}) {
     ) => request("POST", `${ch(id)}/participants`, { body: role ? { userIds, role } : { userIds } }),
     /** @returns {Promise<{ total: number, channels: number }>} */
     unread: () => request("GET", "/api/chat/unread"),
+    // --- members (tenant host): everyone sees the staff, the staff see everyone ---
+    /**
+     * @param {{ search?: string, role?: MembershipRole, status?: string, after?: string, limit?: number }} [query]
+     * @returns {Promise<{ members: Member[], next: string | null }>}
+     */
+    members: (query = {}) => request("GET", "/api/members", { query }),
+    /** Tenant admins. @returns {Promise<Member>} */
+    changeRole: (/** @type {number} */ userId, /** @type {MembershipRole} */ role) =>
+      request("PATCH", `/api/members/${userId}`, { body: { role } }),
+    suspendMember: (/** @type {number} */ userId) => request("PUT", `/api/members/${userId}/suspend`),
+    reactivateMember: (/** @type {number} */ userId) =>
+      request("PUT", `/api/members/${userId}/reactivate`),
+    removeMember: (/** @type {number} */ userId) => request("DELETE", `/api/members/${userId}`),
     // --- console (super admins, public host) ---
     console: {
       /** @param {{ status?: string, search?: string, after?: string, limit?: number }} [query] */
