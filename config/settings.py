@@ -65,7 +65,10 @@ SHARED_APPS = [
     "corsheaders",
     "rest_framework",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
     "channels",
+    "django.contrib.staticfiles",
+    "apps.web",
 ]
 TENANT_APPS = ["apps.chat"]
 INSTALLED_APPS = SHARED_APPS + [app for app in TENANT_APPS if app not in SHARED_APPS]
@@ -86,6 +89,9 @@ MIDDLEWARE = [
     "apps.core.middleware.ContentSecurityPolicyMiddleware",
     "apps.core.middleware.BodyLimitMiddleware",
     "apps.core.middleware.HealthCheckMiddleware",
+    # Before tenant routing: the pages' assets are the same on every host, a suspended
+    # tenant's included (its page explains the suspension).
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "apps.tenancy.middleware.TenantMiddleware",
     "corsheaders.middleware.CorsMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -100,6 +106,12 @@ TEMPLATES = [
     }
 ]
 ASGI_APPLICATION = "config.asgi.application"
+
+# The web client's assets (apps/web/static) and Swagger UI's (drf-spectacular-sidecar),
+# served by WhiteNoise from the apps' static folders as `make run` and production alike
+# find them: no collectstatic step, no CDN.
+STATIC_URL = "/static/"
+WHITENOISE_USE_FINDERS = True
 
 # A server process (one that loads config.asgi) takes its connections from a bounded pool
 # (psycopg_pool through Django): at most DB_POOL_MAX_SIZE per worker process, whatever the
@@ -271,6 +283,10 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Multi-tenant chat and support backend. The tenant is the request's host.",
     "VERSION": "0.1.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # Swagger UI from local assets, so /api/docs/ works offline.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
     "ENUM_NAME_OVERRIDES": {
         "MembershipRoleEnum": "apps.accounts.models.Role",

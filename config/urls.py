@@ -18,4 +18,6 @@ urlpatterns = [
         SpectacularSwaggerView.as_view(url_name="schema", permission_classes=[]),
         name="docs",
     ),
+    # The web client answers `/` only, so no page can shadow an API route.
+    path("", include("apps.web.urls")),
 ]

@@ -9,6 +9,9 @@ from apps.core.errors import error_response
 from apps.tenancy.hosts import host_name, tenant_for_host
 from apps.tenancy.models import SUSPENDED_CODE, SUSPENDED_MESSAGE, Tenant
 
+# The web client's page answers a suspended tenant's host too, to say it is suspended.
+PAGE_PATH = "/"
+
 
 class TenantMiddleware(TenantMainMiddleware):
     """django-tenants' host routing, answering an unknown host with the JSON error shape.
@@ -23,7 +26,8 @@ class TenantMiddleware(TenantMainMiddleware):
         if response is not None and response.get("Content-Type") != "application/json":
             # django-tenants answers a disallowed Host header with a bare 404.
             return self._unknown_host()
-        if response is None and request.tenant.is_suspended:  # type: ignore[attr-defined]
+        suspended = response is None and request.tenant.is_suspended  # type: ignore[attr-defined]
+        if suspended and request.path != PAGE_PATH:
             return error_response(403, SUSPENDED_CODE, SUSPENDED_MESSAGE)
         return response
 

@@ -1,0 +1,5 @@
+from django.urls import path
+
+from apps.web import views
+
+urlpatterns = [path("", views.page, name="page")]
