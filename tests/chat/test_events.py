@@ -251,3 +251,19 @@ def test_channel_payload_matches_the_documented_serializer(org, client_for):
     bare = page.channels[0]
     del bare.unread_count, bare.my_role
     assert channel_payload(bare) == dict(ChannelOutput(bare).data)
+
+
+def test_team_and_tournament_badges_go_to_the_tenant_host_only(org, client_for, published):
+    """The console never shows team or tournament channels: their badges are not
+    published to the public host's processes."""
+    admin = client_for(org.tenant, org.admin)
+    channel = create_channel(
+        admin, type="TOURNAMENT", contextId="cup-badges", participantIds=[org.player.id]
+    )
+    published.clear()
+
+    admin.post(f"/api/chat/channels/{channel['id']}/messages", {"content": "go"}, format="json")
+
+    [badge] = published.named("unread_changed")
+    assert badge.groups == (events.badge_group("acme"),)
+    assert [org.player.id, 0] in badge.data["readers"]

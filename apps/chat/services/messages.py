@@ -9,6 +9,7 @@ from apps.accounts.actors import Actor
 from apps.chat import events, policy
 from apps.chat.locate import PUBLIC, Located, channel_located
 from apps.chat.models import (
+    ChannelType,
     Message,
     Participant,
     ParticipantRole,
@@ -93,14 +94,22 @@ def message_send(*, actor: Actor, channel_id: object, content: object) -> Messag
     return message
 
 
+# Channel types never escalated nor platform tickets: only their tenant's host shows them.
+_TENANT_HOST_ONLY = (ChannelType.TEAM, ChannelType.TOURNAMENT)
+
+
 def _badges_after_message(
     actor: Actor, located: Located, message: Message, readers: list[tuple[int, int]]
 ) -> None:
     """Every other participant's badge moves, whether or not they joined the room: one
-    layer message per host, which each process fans out to its own sockets."""
+    layer message per host, which each process fans out to its own sockets. Team and
+    tournament channels are never shown on the console's host: no message for it."""
     channel = located.channel
+    schemas = [_tenant_schema(actor, channel)]
+    if channel.type not in _TENANT_HOST_ONLY:
+        schemas.append(PUBLIC)
     events.publish_badges(
-        schemas=[_tenant_schema(actor, channel), PUBLIC],
+        schemas=schemas,
         channel_id=channel.pk,
         seq=message.seq,
         readers=readers,
