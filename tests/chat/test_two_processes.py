@@ -7,10 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import socket
 import subprocess
-import sys
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -32,6 +29,7 @@ from apps.platform.recount import recount
 from apps.records.models import AuditEntry
 from apps.tenancy.models import Tenant
 from tests.conftest import database_url
+from tests.servers import free_port, uvicorn, wait_healthy
 
 ROOT = Path(__file__).resolve().parents[2]
 PASSWORD = "two-processes-pass"
@@ -45,25 +43,6 @@ pytestmark = [
         not settings.REDIS_URL, reason="needs Redis: processes share events through it"
     ),
 ]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _wait_healthy(port: int, process: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"server on {port} exited: {process.stdout.read().decode()[-2000:]}")  # type: ignore[union-attr]
-        try:
-            urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1)
-            return
-        except OSError:
-            time.sleep(0.2)
-    raise RuntimeError(f"server on {port} did not start")
 
 
 @pytest.fixture(scope="module")
@@ -104,33 +83,11 @@ def servers(people: Any, django_db_blocker: Any) -> Iterator[list[int]]:
         "MESSAGE_RATE": f"{MESSAGE_LIMIT}/min",
         "WS_MAX_SOCKETS_PER_USER": str(SOCKET_CAP),
     }
-    ports = [_free_port(), _free_port()]
-    processes = [
-        subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "uvicorn",
-                "config.asgi:application",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-                "--lifespan",
-                "off",
-                "--log-level",
-                "warning",
-            ],
-            cwd=ROOT,
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-        )
-        for port in ports
-    ]
+    ports = [free_port(), free_port()]
+    processes = [uvicorn(port, env, output=subprocess.PIPE) for port in ports]
     try:
         for port, process in zip(ports, processes, strict=True):
-            _wait_healthy(port, process)
+            wait_healthy(port, process)
         yield ports
     finally:
         for process in processes:

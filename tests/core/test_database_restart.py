@@ -30,7 +30,7 @@ import pytest
 import websockets
 from django.conf import settings
 
-from tests.chat.test_two_processes import _free_port, _wait_healthy
+from tests.servers import free_port, uvicorn, wait_healthy
 
 ROOT = Path(__file__).resolve().parents[2]
 PASSWORD = "demo-pass-123"  # seed_demo's accounts
@@ -53,7 +53,7 @@ class Cluster:
         self.bin = Path(binaries[-1]).parent
         self.dir = Path(tempfile.mkdtemp(prefix="pg-restart-test-"))
         self.data = self.dir / "data"
-        self.port = _free_port()
+        self.port = free_port()
         if os.geteuid() == 0:
             shutil.chown(self.dir, "postgres", "postgres")
 
@@ -134,30 +134,12 @@ def server(cluster: Cluster) -> Iterator[dict[str, Any]]:
             capture_output=True,
             timeout=300,
         )
-    port = _free_port()
+    port = free_port()
     log = open(cluster.dir / "server.log", "wb")  # noqa: SIM115 - closed below
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "config.asgi:application",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--lifespan",
-            "off",
-            "--log-level",
-            "info",  # access and handshake lines included: they must hold no token
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
+    # access and handshake lines included: they must hold no token
+    process = uvicorn(port, env, output=log, log_level="info")
     try:
-        _wait_healthy(port, process)
+        wait_healthy(port, process)
         yield {"port": port, "log": cluster.dir / "server.log"}
     finally:
         process.terminate()

@@ -9,7 +9,6 @@ import json
 import os
 import socket
 import subprocess
-import sys
 import tempfile
 import time
 import urllib.error
@@ -21,15 +20,10 @@ from typing import Any
 import websockets
 
 from tests.conftest import database_url
+from tests.servers import free_port, uvicorn, wait_healthy
 
 ROOT = Path(__file__).resolve().parents[2]
 HOST = "acme.localhost"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _answers(port: int) -> bool:
@@ -67,21 +61,6 @@ class PrivateRedis:
             time.sleep(0.05)
 
 
-def _wait_healthy(port: int, process: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"server on {port} exited: {log_tail(process)}")
-        try:
-            urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1)
-            return
-        except urllib.error.HTTPError:
-            return  # it answers (a 503 only says Redis is down)
-        except OSError:
-            time.sleep(0.2)
-    raise RuntimeError(f"server on {port} did not start")
-
-
 def log_tail(process: subprocess.Popen[bytes]) -> str:
     """The end of a server's output (kept in a file: a pipe nobody reads would fill up
     and stop the server)."""
@@ -109,17 +88,12 @@ def servers(count: int, redis_url: str, **env: str) -> Iterator[list[subprocess.
         for _ in range(count):
             port = free_port()
             log = Path(logs.name) / f"{port}.log"
-            process = subprocess.Popen(
-                [sys.executable, "-m", "uvicorn", "config.asgi:application", "--host",
-                 "127.0.0.1", "--port", str(port), "--lifespan", "off", "--log-level",
-                 "error"],
-                cwd=ROOT, env=environ, stdout=log.open("wb"), stderr=subprocess.STDOUT,
-            )  # fmt: skip
+            process = uvicorn(port, environ, output=log.open("wb"), log_level="error")
             process.port = port  # type: ignore[attr-defined]
             process.log = log  # type: ignore[attr-defined]
             processes.append(process)
         for process in processes:
-            _wait_healthy(process.port, process)  # type: ignore[attr-defined]
+            wait_healthy(process.port, process, log_tail)  # type: ignore[attr-defined]
         yield processes
     finally:
         for process in processes:

@@ -6,10 +6,7 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
-import sys
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -28,6 +25,7 @@ from apps.chat.models import Channel
 from apps.records.models import AuditEntry, Escalation
 from apps.tenancy.models import Tenant
 from tests.conftest import database_url
+from tests.servers import free_port, uvicorn, wait_healthy
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = "/usr/bin/chromium"
@@ -35,26 +33,6 @@ PASSWORD = "browser-pass-123"
 SCREENSHOTS = ROOT / "var" / "screenshots"
 PHONE = {"width": 390, "height": 844}
 DESKTOP = {"width": 1280, "height": 800}
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _wait_healthy(port: int, process: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            output = process.stdout.read().decode() if process.stdout else ""
-            raise RuntimeError(f"server exited: {output[-2000:]}")
-        try:
-            urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1)
-            return
-        except OSError:
-            time.sleep(0.2)
-    raise RuntimeError("server did not start")
 
 
 @dataclass
@@ -124,7 +102,7 @@ def _stray_sessions_ended(django_db_setup: Any, django_db_blocker: Any) -> Itera
 @pytest.fixture(scope="package")
 def server(people: People, _stray_sessions_ended: None) -> Iterator[str]:
     """The server's base address, with `{host}` for the host name: acme.localhost, ..."""
-    port = _free_port()
+    port = free_port()
     env = {
         **os.environ,
         "DATABASE_URL": database_url(),
@@ -134,28 +112,9 @@ def server(people: People, _stray_sessions_ended: None) -> Iterator[str]:
         "DB_POOL_MAX_SIZE": "6",
         "WS_DB_THREADS": "2",
     }
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "config.asgi:application",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--lifespan",
-            "off",
-            "--log-level",
-            "warning",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
+    process = uvicorn(port, env, output=subprocess.PIPE)
     try:
-        _wait_healthy(port, process)
+        wait_healthy(port, process)
         yield f"http://{{host}}:{port}"
     finally:
         process.terminate()

@@ -1,0 +1,57 @@
+"""Real server processes for the tests that need them (two processes sharing Redis,
+database and Redis faults, the browser tests): uvicorn as deployed, on a free port."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from pathlib import Path
+from typing import IO, Any
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def uvicorn(
+    port: int, env: dict[str, str], *, output: IO[Any] | int, log_level: str = "warning"
+) -> subprocess.Popen[bytes]:
+    """`config.asgi:application` on 127.0.0.1:`port`, its output to `output`."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "config.asgi:application", "--host", "127.0.0.1",
+         "--port", str(port), "--lifespan", "off", "--log-level", log_level],
+        cwd=ROOT, env=env, stdout=output, stderr=subprocess.STDOUT,
+    )  # fmt: skip
+
+
+def piped_output(process: subprocess.Popen[bytes]) -> str:
+    return process.stdout.read().decode(errors="replace")[-2000:] if process.stdout else ""
+
+
+def wait_healthy(
+    port: int,
+    process: subprocess.Popen[bytes],
+    output: Callable[[subprocess.Popen[bytes]], str] = piped_output,
+) -> None:
+    """Until `/healthz` answers (a 503 too: it only says Redis or the database is down)."""
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"server on {port} exited: {output(process)}")
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1)
+            return
+        except urllib.error.HTTPError:
+            return
+        except OSError:
+            time.sleep(0.2)
+    raise RuntimeError(f"server on {port} did not start")
