@@ -31,11 +31,12 @@ Commands travel the same layer as events and are handled in the order they arriv
 no event that arrives after a command is delivered against it.
 
 **When the layer fails** (Redis unreachable): a probe that cannot be published, or that
-has not come back within three intervals, or a publish of this process that failed, puts
-the hub in the delayed state: every local socket gets `events_delayed` (once), and joins
-are kept locally. When a probe comes back, the hub subscribes again to every group it
-holds (redis-py resubscribes what it had; groups joined meanwhile are added now), leaves
-the delayed state and sends `events_resumed`, after which clients `sync` their rooms.
+has not come back (nor anything else arrived) within three intervals, or a publish of
+this process that failed, puts the hub in the delayed state: every local socket gets
+`events_delayed` (once), and joins are kept locally. When a probe comes back, the hub
+subscribes again to every group it holds (redis-py resubscribes what it had; groups
+joined meanwhile are added now), leaves the delayed state and sends `events_resumed`,
+after which clients `sync` their rooms.
 Events published while Redis was down are lost; the database has every message.
 """
 
@@ -252,6 +253,9 @@ class Hub:
     async def _run(self, channel: str) -> None:
         while True:
             message = await self.layer.receive(channel)
+            # Anything arriving shows the layer works: a probe that comes back late
+            # behind a burst of events is not taken for a failure.
+            self._probe_back = self.loop.time()
             try:
                 self.dispatch(message)
             except Exception:
