@@ -33,11 +33,17 @@ function panel(title, ...children) {
 
 /** @param {string[]} heads @param {Node[]} rows */
 function table(heads, rows) {
-  return h(
-    "div",
-    { class: "table-wrap" },
-    h("table", {}, h("thead", {}, h("tr", {}, ...heads.map((t) => h("th", { scope: "col", text: t })))), h("tbody", {}, ...rows)),
-  );
+  const node = h("table", { class: "stack" }, h("thead", {}, h("tr", {}, ...heads.map((t) => h("th", { scope: "col", text: t })))), h("tbody", {}, ...rows));
+  labelCells(node);
+  return h("div", { class: "table-wrap" }, node);
+}
+
+/** Names each cell by its column, for the stacked rows of a phone-width screen. @param {Element} node */
+function labelCells(node) {
+  const heads = [...node.querySelectorAll("thead th")].map((th) => th.textContent || "");
+  for (const tr of node.querySelectorAll("tbody tr")) {
+    [...tr.children].forEach((td, i) => td.setAttribute("data-label", heads[i] || ""));
+  }
 }
 
 /** Shows an API refusal in an alert area, with what to do about it. @param {HTMLElement} area @param {unknown} error */
@@ -97,6 +103,7 @@ export function membersScreen(root, { api, me, selfChanged }) {
       const page = await api.members({ search: search.value.trim(), role: /** @type {any} */ (role.value) || undefined, status: status.value || undefined, after: fresh ? undefined : next || undefined, limit: 25 });
       if (mine !== loads) return;
       body.append(...page.members.map(row));
+      labelCells(/** @type {Element} */ (body.parentElement));
       next = page.next;
       more.hidden = !next;
       state.textContent = body.childElementCount ? "" : "No members match.";
@@ -126,10 +133,12 @@ export function membersScreen(root, { api, me, selfChanged }) {
       try {
         const member = await promise;
         fill(member);
+        labelCells(/** @type {Element} */ (body.parentElement));
         toast(done);
         if (self) selfChanged();
       } catch (e) {
         fill(m);
+        labelCells(/** @type {Element} */ (body.parentElement));
         showRefusal(error, e);
       }
     };
@@ -190,7 +199,7 @@ export function membersScreen(root, { api, me, selfChanged }) {
         ...(admin ? [h("label", { for: "members-status", class: "sr-only", text: "Status" }), status] : []),
       ),
       error,
-      h("div", { class: "table-wrap" }, h("table", { id: "members-table" }, h("thead", {}, h("tr", {}, ...heads.map((t) => h("th", { scope: "col", text: t })))), body)),
+      h("div", { class: "table-wrap" }, h("table", { id: "members-table", class: "stack" }, h("thead", {}, h("tr", {}, ...heads.map((t) => h("th", { scope: "col", text: t })))), body)),
       state,
       more,
     ),
@@ -306,6 +315,17 @@ export function invitationsScreen(root, { api, me }) {
   load();
 }
 
+/** "Chrome on Linux" from a User-Agent header. @param {string} agent */
+function clientName(agent) {
+  if (!agent) return "Unknown client";
+  const browsers = [["Edg/", "Edge"], ["Firefox/", "Firefox"], ["HeadlessChrome/", "Headless Chrome"], ["Chrome/", "Chrome"], ["Safari/", "Safari"], ["curl/", "curl"]];
+  const systems = [["Android", "Android"], ["iPhone", "iPhone"], ["iPad", "iPad"], ["Windows", "Windows"], ["Mac OS X", "macOS"], ["Linux", "Linux"]];
+  const browser = browsers.find(([mark]) => agent.includes(mark));
+  const system = systems.find(([mark]) => agent.includes(mark));
+  if (!browser) return agent.slice(0, 60);
+  return system ? `${browser[1]} on ${system[1]}` : browser[1];
+}
+
 // --- your account ------------------------------------------------------------------------
 
 /**
@@ -338,7 +358,7 @@ export function accountScreen(root, { api, me, signOut }) {
         h(
           "tr",
           { dataset: { session: String(s.id) } },
-          h("td", {}, h("span", { text: s.userAgent || "Unknown client" }), s.current ? h("span", { class: "chip status-active", text: "This session" }) : null),
+          h("td", {}, h("span", { text: clientName(s.userAgent), title: s.userAgent || undefined }), s.current ? h("span", { class: "chip status-active", text: "This session" }) : null),
           h("td", { class: "small", text: timeOf(s.createdAt) }),
           h("td", { class: "small", text: s.lastUsedAt ? timeOf(s.lastUsedAt) : "" }),
           h("td", { class: "small", text: timeOf(s.expiresAt) }),

@@ -86,7 +86,8 @@ export function showError(area, error) {
   area.hidden = false;
   area.append(h("p", { text: error.message || String(error) }));
   for (const [field, messages] of Object.entries(error.fields || {})) {
-    area.append(h("p", { class: "field-error", text: `${label(field)}: ${messages.join(" ")}` }));
+    const name = label(field.replace(/([a-z])([A-Z])/g, "$1_$2"));
+    area.append(h("p", { class: "field-error", text: `${name}: ${messages.join(" ")}` }));
   }
 }
 
