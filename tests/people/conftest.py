@@ -22,7 +22,10 @@ def links(message: EmailMultiAlternatives) -> tuple[str, str]:
 
 
 # The page a mailed link opens, and the API that page asks what the token names.
-PAGE_API = {"/join": "/api/invitations/accept", "/reset-password": "/api/auth/password-reset/confirm"}
+PAGE_API = {
+    "/join": "/api/invitations/accept",
+    "/reset-password": "/api/auth/password-reset/confirm",
+}
 
 
 def follow(link: str) -> tuple[APIClient, str, Any]:

@@ -126,9 +126,7 @@ def test_the_account_screen_changes_the_password_and_ends_other_sessions(
     expect(sessions).to_have_count(2)
     expect(page.locator("tr", has_text="This session")).to_contain_text("Headless Chrome on Linux")
     expect(page.locator("tr", has_text="This session")).to_have_count(1)
-    page.locator("tr[data-session]:not(:has-text('This session'))").get_by_role(
-        "button"
-    ).click()
+    page.locator("tr[data-session]:not(:has-text('This session'))").get_by_role("button").click()
     expect(sessions).to_have_count(1)
     assert other["token"]
 
@@ -216,7 +214,7 @@ def test_the_members_screen_changes_roles_and_shows_the_last_admin_refusal(
     expect(error).to_contain_text("last_admin")
     admin.fill("#members-search", "")
     expect(table).to_contain_text("Mia Manager")
-    shot(admin, "members-desktop")
+    shot(admin, "members-desktop", notices=False)
     admin.set_viewport_size(PHONE)
     shot(admin, "members-phone", notices=False)
 
@@ -251,3 +249,14 @@ def test_a_ticket_is_assigned_with_the_picker_among_the_staff(
     shot(admin, "assign-picker")
     admin.locator("dialog[open] button[type=submit]").click()
     expect(admin.locator("#thread-meta")).to_contain_text("Assigned to Mia Manager")
+
+
+def test_the_console_has_the_account_screen_and_a_forgotten_password_link(
+    open_page, people: People
+):
+    console = open_page("localhost", people.super_admin, path="/#/account")
+    expect(console.get_by_role("heading", name="Where you are signed in")).to_be_visible()
+    expect(console.locator("tr", has_text="This session")).to_have_count(1)
+    expect(console.locator("#nav a[aria-current=page]")).to_have_text("Account")
+    signed_out = open_page("localhost")
+    expect(signed_out.get_by_role("button", name="Forgot your password?")).to_be_visible()
