@@ -10,12 +10,15 @@ import re
 import threading
 from typing import Any
 
+import pytest
 from playwright.sync_api import expect
 
 from tests.web.conftest import PHONE, People, Rest, shot, sign_in
 
 ACME = "acme.localhost"
 GLOBEX = "globex.localhost"
+
+pytestmark = pytest.mark.slow  # a server and a browser of their own
 
 
 def _open_ticket_in_dialog(page: Any, subject: str, add: str | None = None) -> None:

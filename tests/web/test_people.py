@@ -8,11 +8,15 @@ from __future__ import annotations
 import time
 from typing import Any
 
+import pytest
 from playwright.sync_api import expect
 
 from tests.web.conftest import PASSWORD, PHONE, Mailbox, People, Rest, shot, sign_in
 
 ACME = "acme.localhost"
+GLOBEX = "globex.localhost"
+
+pytestmark = pytest.mark.slow
 
 
 def _confirm(page: Any) -> None:
@@ -61,6 +65,10 @@ def test_an_admin_invites_and_the_invitee_joins_from_the_mailed_link(
 
     stale = open_page(ACME, path=first[first.index("/join") :])
     expect(stale.locator("#access-state")).to_contain_text("cannot be used")
+
+    # Another organisation's host does not take it.
+    elsewhere = open_page(GLOBEX, path=link[link.index("/join") :])
+    expect(elsewhere.locator("#access-state")).to_contain_text("another organisation")
 
     robin = open_page(ACME, path=link[link.index("/join") :])
     expect(robin.locator("#join-summary")).to_contain_text("invited to Acme as participant")
@@ -189,8 +197,13 @@ def test_the_members_screen_changes_roles_and_shows_the_last_admin_refusal(
     expect(table.locator("tbody tr")).to_have_count(1)
     role = admin.get_by_label("Role of Pat Player")
     role.select_option("MANAGEMENT_TEAM")
+    admin.locator("dialog[open]").get_by_role("button", name="Cancel").click()
+    expect(role).to_have_value("PARTICIPANT")
+    role.select_option("MANAGEMENT_TEAM")
+    _confirm(admin)
     expect(admin.locator(".toast", has_text="Pat Player is now management team")).to_be_visible()
     role.select_option("PARTICIPANT")
+    _confirm(admin)
     expect(admin.locator(".toast", has_text="Pat Player is now participant")).to_be_visible()
 
     admin.get_by_role("button", name="Suspend Pat Player").click()
@@ -205,6 +218,7 @@ def test_the_members_screen_changes_roles_and_shows_the_last_admin_refusal(
     expect(table.locator("tbody tr")).to_have_count(1)
     mine = admin.get_by_label("Role of Ada Admin")
     mine.select_option("PARTICIPANT")
+    _confirm(admin)
     error = admin.locator("#members-error")
     expect(error).to_contain_text("409 last_admin")
     expect(error).to_contain_text("Make someone else a tenant admin first")
@@ -218,6 +232,12 @@ def test_the_members_screen_changes_roles_and_shows_the_last_admin_refusal(
     admin.set_viewport_size(PHONE)
     shot(admin, "members-phone", notices=False)
 
+    # Another organisation's admin sees only their own members.
+    globex = open_page(GLOBEX, people.globex_admin)
+    globex.get_by_role("link", name="Members").click()
+    expect(globex.locator("#members-table")).to_contain_text("Gus Globex")
+    expect(globex.locator("#members-table")).not_to_contain_text("Pat Player")
+
     # The management team sees the list without the admin's controls.
     manager = open_page(ACME, people.manager)
     manager.get_by_role("link", name="Members").click()
@@ -225,6 +245,9 @@ def test_the_members_screen_changes_roles_and_shows_the_last_admin_refusal(
     expect(manager.locator("#members-table select")).to_have_count(0)
     expect(manager.get_by_role("button", name="Remove Pat Player")).to_have_count(0)
     expect(manager.locator("#members-table")).not_to_contain_text(people.player.email)
+    # ... and invites participants only.
+    manager.get_by_role("link", name="Invitations").click()
+    expect(manager.locator("#invite-role option")).to_have_text(["Participant"])
 
 
 def test_a_ticket_is_assigned_with_the_picker_among_the_staff(

@@ -146,9 +146,18 @@ export function membersScreen(root, { api, me, selfChanged }) {
     const roleSelect = (member) => {
       const select = /** @type {HTMLSelectElement} */ (h("select", { class: "inline-select", "aria-label": `Role of ${member.displayName}` }, ...ROLES.map((r) => h("option", { value: r, text: label(r) }))));
       select.value = member.role;
-      select.addEventListener("change", () => {
+      select.addEventListener("change", async () => {
+        // Asked first: a role decides the channels someone is in, and a closed select
+        // changes on every arrow key.
+        const wanted = /** @type {MembershipRole} */ (select.value);
+        const ok = await ask({ title: `Make ${member.displayName} ${label(wanted).toLowerCase()}?`, text: "Their channels follow the new role at once.", confirmLabel: "Change role" });
+        if (!ok) {
+          select.value = member.role;
+          select.focus();
+          return;
+        }
         m = member;
-        change(api.changeRole(member.id, /** @type {MembershipRole} */ (select.value)), `${member.displayName} is now ${label(select.value).toLowerCase()}.`);
+        change(api.changeRole(member.id, wanted), `${member.displayName} is now ${label(wanted).toLowerCase()}.`);
       });
       return select;
     };
