@@ -315,7 +315,7 @@ export function invitationsScreen(root, { api, me }) {
   root.replaceChildren(
     panel(
       "Invite someone",
-      h("p", { class: "muted small", text: me.role === "TENANT_ADMIN" ? "They get a mail with a link to join (valid 7 days)." : "The management team invites participants; they get a mail with a link to join." }),
+      h("p", { class: "muted small", text: me.role === "TENANT_ADMIN" ? "They get a mail with a link to join; it works once, until the date shown below." : "The management team invites participants; they get a mail with a link to join." }),
       error,
       form,
     ),
