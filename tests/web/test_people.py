@@ -6,17 +6,37 @@ assigned with the picker; the account screen changes the password and ends sessi
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from playwright.sync_api import expect
 
+from apps.accounts.models import Role, User
+from apps.accounts.services import membership_set, user_create
+from apps.tenancy.models import Tenant
 from tests.web.conftest import PASSWORD, PHONE, Mailbox, People, Rest, shot, sign_in
 
 ACME = "acme.localhost"
 GLOBEX = "globex.localhost"
 
 pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def crowd(people: People, django_db_blocker: Any) -> Iterator[None]:
+    """More participants than one page of the members screen holds (25)."""
+    with django_db_blocker.unblock():
+        acme = Tenant.objects.get(schema_name="acme")
+        for n in range(1, 28):
+            user = user_create(
+                email=f"crowd-{n:02}-web@acme.test",
+                password="crowd-pass-123",
+                display_name=f"Crowd Member {n:02}",
+            )
+            membership_set(user=user, tenant=acme, role=Role.PARTICIPANT)
+        yield
+        User.objects.filter(email__startswith="crowd-", email__endswith="-web@acme.test").delete()
 
 
 def _confirm(page: Any) -> None:
@@ -248,6 +268,24 @@ def test_the_members_screen_changes_roles_and_shows_the_last_admin_refusal(
     # ... and invites participants only.
     manager.get_by_role("link", name="Invitations").click()
     expect(manager.locator("#invite-role option")).to_have_text(["Participant"])
+
+
+def test_the_members_screen_pages_by_keyset_and_filters(open_page, people: People, crowd: None):
+    admin = open_page(ACME, people.admin, path="/#/members")
+    rows = admin.locator("#members-table tbody tr")
+    admin.fill("#members-search", "Crowd")
+    expect(rows).to_have_count(25)
+    expect(rows.first).to_contain_text("Crowd Member 01")
+    admin.get_by_role("button", name="Show more").click()
+    expect(rows).to_have_count(27)
+    expect(rows.last).to_contain_text("Crowd Member 27")
+    expect(admin.get_by_role("button", name="Show more")).to_be_hidden()
+    admin.select_option("#members-role", "MANAGEMENT_TEAM")
+    admin.fill("#members-search", "")
+    expect(rows).to_have_count(1)
+    expect(rows).to_contain_text("Mia Manager")
+    admin.fill("#members-search", "nobody-matches")
+    expect(admin.locator("#people-view")).to_contain_text("No members match.")
 
 
 def test_a_ticket_is_assigned_with_the_picker_among_the_staff(
