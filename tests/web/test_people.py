@@ -12,10 +12,19 @@ from typing import Any
 import pytest
 from playwright.sync_api import expect
 
-from apps.accounts.models import Role, User
+from apps.accounts.models import Invitation, Role, User
 from apps.accounts.services import membership_set, user_create
 from apps.tenancy.models import Tenant
-from tests.web.conftest import PASSWORD, PHONE, Mailbox, People, Rest, shot, sign_in
+from tests.web.conftest import (
+    PASSWORD,
+    PHONE,
+    Mailbox,
+    People,
+    Rest,
+    _person,
+    shot,
+    sign_in,
+)
 
 ACME = "acme.localhost"
 GLOBEX = "globex.localhost"
@@ -37,6 +46,17 @@ def crowd(people: People, django_db_blocker: Any) -> Iterator[None]:
             membership_set(user=user, tenant=acme, role=Role.PARTICIPANT)
         yield
         User.objects.filter(email__startswith="crowd-", email__endswith="-web@acme.test").delete()
+
+
+@pytest.fixture(scope="module")
+def outsider(people: People, django_db_blocker: Any) -> Iterator[User]:
+    """Someone with an account (at globex) whom acme invites."""
+    with django_db_blocker.unblock():
+        globex = Tenant.objects.get(schema_name="globex")
+        user = _person("olly-web@globex.test", "Olly Other", globex, Role.PARTICIPANT)
+        yield user
+        Invitation.objects.filter(email=user.email).delete()
+        user.delete()
 
 
 def _confirm(page: Any) -> None:
@@ -134,6 +154,27 @@ def test_an_admin_invites_and_the_invitee_joins_from_the_mailed_link(
     expect(quinn.locator("#access-state")).to_contain_text("withdrawn")
     admin.set_viewport_size(PHONE)
     shot(admin, "invitations-phone", notices=False)
+
+
+def test_someone_with_an_account_joins_with_its_password(
+    open_page, people: People, rest: Rest, mailbox: Mailbox, outsider: User
+):
+    admin = rest.login(ACME, people.admin)
+    sent = time.time()
+    rest.call(
+        ACME, "POST", "/api/invitations", {"email": outsider.email, "role": "PARTICIPANT"}, admin
+    )
+    link = mailbox.link_to(outsider.email, after=sent)
+    page = open_page(ACME, path=link[link.index("/join") :])
+    expect(page.locator("#join-existing")).to_contain_text("You already have an account")
+    expect(page.locator("#join-new")).to_be_hidden()
+    page.fill("#join-current", "not-the-password-1")
+    page.click("#join-form button[type=submit]")
+    expect(page.locator("#join-error")).to_be_visible()
+    page.fill("#join-current", PASSWORD)
+    page.click("#join-form button[type=submit]")
+    page.wait_for_selector("#session-bar:not([hidden])")
+    expect(page.locator("#whoami")).to_contain_text("Olly Other · Participant")
 
 
 def test_the_account_screen_changes_the_password_and_ends_other_sessions(
