@@ -12,10 +12,12 @@ Layer messages (`apps.chat.events` builds them):
 
 - `hub.frame {group, frame, skip?}`: send `frame` (JSON text) to every local member of
   `group`, except the socket whose id is `skip` (typing is not echoed).
-- `hub.badges {group, channelId, seq, readers: [[userId, lastReadSeq], ...]}`: a message
-  arrived in a channel; each local socket of a listed user on the host of the group's
-  schema (`badge_group`) that has not joined the channel gets a coalesced
-  `unread_changed`.
+- `hub.badges {group, channelId, seq, readers: [[userId, lastReadSeq], ...], room?,
+  frame?}`: a message arrived in a channel; each local socket of a listed user on the
+  host of the group's schema (`badge_group`) that has not joined the channel gets a
+  coalesced `unread_changed`. With `room`, the local members of that group get `frame`
+  (the `new_message`) first: channels shown on one host only send their messages this
+  way, one publish per message.
 - `hub.read {group, channelId, unreadCount}`: the user read up to a point; each local
   member of the (user) group sends `unread_changed` now, dropping any coalesced one.
 - `hub.close {group, code, error, message}`: every local member gets an `error` frame and
@@ -285,6 +287,9 @@ class Hub:
                 socket.push(frame)
 
     def _badges(self, message: dict[str, Any], members: Iterable[Socket]) -> None:
+        room = message.get("room")
+        if room is not None:  # the message itself, for the room's members here
+            self._frame(message, self.groups.get(room, ()))
         schema = _badge_schema(message["group"])
         channel_id, seq = message["channelId"], message["seq"]
         for user_id, last_read in message["readers"]:
