@@ -111,6 +111,7 @@ def _clock(place: Place, sla_policy: SlaPolicy | None) -> Clock:
         tz = zone(calendar.time_zone)
         windows = parse_hours(calendar.business_hours or [])
     except ValueError:  # stored by the services, which validate; never fail a ticket on it
+        logger.warning("Unreadable SLA calendar of %s; counting in UTC", calendar.schema_name)
         return Clock(tz=zone("UTC"))
     if sla_policy is None or not sla_policy.business_hours_only:
         return Clock(tz=tz)
