@@ -411,3 +411,5 @@ CELERY_BEAT_SCHEDULE = {
 }
 # The ticker thread of a server process; on by default when there is no broker.
 JOBS_TICKER = env_bool("JOBS_TICKER", JOBS_IN_PROCESS and not RUNNING_TESTS)
+# Only tasks that answer (core.ping) store a result, here when set (e.g. Redis).
+CELERY_RESULT_BACKEND = os.environ.get("CELERY_RESULT_BACKEND") or None

@@ -385,6 +385,7 @@ def test_tenants_keep_their_own_policies_tickets_and_events(org, other_org, clie
     published.clear()
 
     assert sla.sweep(now=at(60)).breached == 1  # acme's only
+    assert ticket_of(acme_admin, acme_ticket["id"])["ticket"]["sla"]["breached"] is True
     assert ticket_of(globex_admin, globex_ticket["id"])["ticket"]["sla"]["breached"] is False
     assert ticket_of(globex_admin, globex_ticket["id"])["status"] == "ACTIVE"
     for event in published.named("sla_breached") + published.named("new_message"):
