@@ -39,7 +39,7 @@ def worker() -> Iterator[tuple[CeleryApp, str]]:
         "REDIS_PREFIX": prefix,
     }
     env.pop("REDIS_URL", None)
-    log = tempfile.TemporaryFile()
+    log = tempfile.TemporaryFile()  # noqa: SIM115 (closed when the worker has stopped)
     process = subprocess.Popen(
         [sys.executable, "-m", "celery", "-A", "config", "worker", "--pool", "solo",
          "--loglevel", "INFO", "-Q", queue, "--without-gossip", "--without-mingle",

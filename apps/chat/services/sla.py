@@ -455,28 +455,11 @@ def sla_settings_set(
     policy.can_set_sla(actor).enforce()
     tenant = actor.tenant
     errors: dict[str, list[str]] = {}
-    if time_zone is not None:
-        try:
-            zone(time_zone)
-        except ValueError as error:
-            errors["timeZone"] = [str(error)]
-    windows: list[Window] | None = None
-    if business_hours is not None and len(business_hours) > 7 * 24:
-        errors["businessHours"] = ["At most 168 entries."]
-    elif business_hours is not None:
-        try:
-            windows = parse_hours(business_hours)
-        except ValueError as error:
-            errors["businessHours"] = [str(error)]
+    changed = _calendar_clean(time_zone, business_hours, errors)
     rows = None if policies is None else _policies_clean(policies, tenant, errors)
     if errors:
         raise InvalidInput("Invalid SLA settings.", fields=errors)
     with transaction.atomic():
-        changed: dict[str, Any] = {}
-        if time_zone is not None:
-            changed["time_zone"] = time_zone
-        if windows is not None:
-            changed["business_hours"] = hours_payload(windows)
         if changed:
             Tenant.objects.filter(pk=tenant.pk).update(**changed)
         tenant = Tenant.objects.get(pk=tenant.pk)
@@ -498,6 +481,27 @@ def sla_settings_set(
         )
     actor.tenant.time_zone, actor.tenant.business_hours = tenant.time_zone, tenant.business_hours
     return _settings_of(tenant)
+
+
+def _calendar_clean(
+    time_zone: str | None, business_hours: Sequence[Any] | None, errors: dict[str, list[str]]
+) -> dict[str, Any]:
+    """The tenant's columns to change; problems go to `errors`."""
+    changed: dict[str, Any] = {}
+    if time_zone is not None:
+        try:
+            zone(time_zone)
+            changed["time_zone"] = time_zone
+        except ValueError as error:
+            errors["timeZone"] = [str(error)]
+    if business_hours is not None and len(business_hours) > 7 * 24:
+        errors["businessHours"] = ["At most 168 entries."]
+    elif business_hours is not None:
+        try:
+            changed["business_hours"] = hours_payload(parse_hours(business_hours))
+        except ValueError as error:
+            errors["businessHours"] = [str(error)]
+    return changed
 
 
 def _policies_clean(
