@@ -10,18 +10,13 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-import time_machine
 from django.db import connection
 from django_tenants.utils import schema_context
 
-from apps.accounts.actors import Actor
-from apps.accounts.models import Role, User
-from apps.accounts.services import membership_set, user_create
 from apps.chat.models import Message, MessageKind
-from apps.chat.services import channel_create, sla
+from apps.chat.services import sla
 from apps.records.models import Escalation, SlaDeadline
-from apps.tenancy.models import Tenant
-from apps.tenancy.services import tenant_provision
+from tests.chat.conftest import committed_due_tickets
 
 T0 = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
 TICKETS = 12
@@ -29,39 +24,10 @@ TICKETS = 12
 
 @pytest.fixture(scope="module")
 def due_tickets(django_db_blocker: Any) -> Iterator[list[str]]:
-    """A tenant of its own with tickets whose first response was due at T0 + 30 min,
+    """Tickets whose first response was due at T0 + 30 min, in a tenant of their own,
     committed (each worker has its own connection and cannot see the test's)."""
-    with django_db_blocker.unblock():
-        tenant = tenant_provision(slug="slarace", name="SLA race").tenant
-        users: list[User] = []
-        try:
-            admin, player = (
-                user_create(email=f"sla-race-{n}@example.test", password="x" * 12, display_name=n)
-                for n in ("admin", "player")
-            )
-            users += [admin, player]
-            membership_set(user=admin, tenant=tenant, role=Role.TENANT_ADMIN)
-            membership_set(user=player, tenant=tenant, role=Role.PARTICIPANT)
-            sla.sla_settings_set(
-                actor=Actor(user=admin, tenant=tenant, role=Role.TENANT_ADMIN),
-                policies=[{"priority": "HIGH", "firstResponseMinutes": 30, "autoEscalate": True}],
-            )
-            requester = Actor(user=player, tenant=tenant, role=Role.PARTICIPANT)
-            with time_machine.travel(T0, tick=False):
-                ids = [
-                    str(
-                        channel_create(
-                            actor=requester, type="SUPPORT", subject=f"Race {n}", priority="HIGH"
-                        ).pk
-                    )
-                    for n in range(TICKETS)
-                ]
-            connection.set_schema_to_public()
-            yield ids
-        finally:
-            connection.set_schema_to_public()
-            Tenant.objects.get(pk=tenant.pk).delete(force_drop=True)
-            User.objects.filter(pk__in=[u.pk for u in users]).delete()
+    with django_db_blocker.unblock(), committed_due_tickets("slarace", TICKETS, at=T0) as ids:
+        yield ids
 
 
 def test_two_workers_escalate_each_missed_deadline_exactly_once(
