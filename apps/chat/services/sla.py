@@ -27,7 +27,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from apps.accounts.actors import Actor
-from apps.accounts.models import Membership, Role
+from apps.accounts.models import Membership, MembershipStatus, Role
 from apps.chat import events, policy
 from apps.chat.locate import PUBLIC, Located
 from apps.chat.models import (
@@ -364,12 +364,29 @@ def _breached(
     else:
         recipients |= set(
             Membership.objects.filter(
-                tenant_id=tenant.pk, role=Role.TENANT_ADMIN, user__is_active=True
+                tenant_id=tenant.pk,
+                role=Role.TENANT_ADMIN,
+                status=MembershipStatus.ACTIVE,
+                user__is_active=True,
             ).values_list("user_id", flat=True)
         )
         groups = []
     for uid in sorted(recipients):
         groups += [events.user_group(tenant.schema_name, uid), events.user_group(PUBLIC, uid)]
+    sla_policy = _policy(channel.ticket.priority)
+    outcome = "breached"
+    if (
+        sla_policy is not None
+        and sla_policy.auto_escalate
+        and channel.type == ChannelType.SUPPORT
+        and channel.status == ChannelStatus.ACTIVE
+    ):
+        # Here, not at the top: escalations sit beside the channel services, which open
+        # tickets through this module.
+        from apps.chat.services.escalations import escalate_by_system
+
+        escalate_by_system(located, tenant=tenant, reason=reason.removesuffix("."))
+        outcome = "escalated"
     events.publish(
         "sla_breached",
         {
@@ -383,20 +400,7 @@ def _breached(
         },
         groups=groups,
     )
-    sla_policy = _policy(channel.ticket.priority)
-    if (
-        sla_policy is not None
-        and sla_policy.auto_escalate
-        and channel.type == ChannelType.SUPPORT
-        and channel.status == ChannelStatus.ACTIVE
-    ):
-        # Here, not at the top: escalations sit beside the channel services, which open
-        # tickets through this module.
-        from apps.chat.services.escalations import escalate_by_system
-
-        escalate_by_system(located, tenant=tenant, reason=reason.removesuffix("."))
-        return "escalated"
-    return "breached"
+    return outcome
 
 
 # --- the organisation's policies ------------------------------------------------------------
