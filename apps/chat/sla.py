@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
@@ -66,9 +67,14 @@ def hours_payload(windows: Sequence[Window]) -> list[dict[str, str]]:
     return [{"day": DAYS[w.day], "start": _hhmm(w.start), "end": _hhmm(w.end)} for w in windows]
 
 
+@lru_cache(maxsize=1)
+def _zone_names() -> frozenset[str]:
+    return frozenset(available_timezones())  # reads the time zone database: once
+
+
 def zone(name: str) -> ZoneInfo:
     """The IANA time zone; raises ValueError for an unknown name."""
-    if name not in available_timezones():
+    if name not in _zone_names():
         raise ValueError("Unknown time zone; use an IANA name such as Europe/Berlin.")
     try:
         return ZoneInfo(name)
@@ -108,12 +114,15 @@ class Clock:
         if not self.windows:
             return start + timedelta(seconds=seconds)
         remaining = seconds
+        last = start
         for span_start, span_end in self._spans(start):
             available = (span_end - span_start).total_seconds()
             if remaining <= available:
                 return span_start + timedelta(seconds=remaining)
             remaining -= available
-        raise ValueError("No business hours within reach.")
+            last = span_end
+        # Hours too sparse for the target within the horizon: the rest around the clock.
+        return last + timedelta(seconds=remaining)
 
     def between(self, start: datetime, end: datetime) -> float:
         """Counted seconds from `start` to `end` (0 when `end` is not after `start`)."""

@@ -60,3 +60,13 @@ def test_invalid_hours_are_refused(hours):
 def test_unknown_time_zone_is_refused():
     with pytest.raises(ValueError, match="time zone"):
         zone("Mars/Olympus")
+
+
+def test_hours_too_sparse_for_a_target_count_the_rest_around_the_clock():
+    clock = Clock(
+        tz=zone("UTC"),
+        windows=tuple(parse_hours([{"day": "MON", "start": "09:00", "end": "10:00"}])),
+    )
+    start = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
+    due = clock.add(start, 365 * 24 * 3600)  # a year of business time: beyond the horizon
+    assert due > start + timedelta(days=365)
