@@ -35,3 +35,22 @@ def test_the_ticker_sweeps_periodically_and_survives_failures(monkeypatch, setti
     assert "SLA sweep failed; next attempt in" in caplog.text
     # After the failure it waited twice the interval before trying again.
     assert calls[2] - calls[1] >= 0.1
+
+
+def test_a_failing_job_is_retried_with_backoff_and_logged(monkeypatch, caplog):
+    from apps.chat import tasks
+
+    attempts: list[int] = []
+
+    def sweep(**_: Any) -> sla.SweepResult:
+        attempts.append(1)
+        if len(attempts) < 3:
+            raise RuntimeError("database away")
+        return sla.SweepResult(breached=2)
+
+    monkeypatch.setattr(sla, "sweep", sweep)
+    result = tasks.sla_sweep.apply()  # eager: the retries run here, one after another
+    assert result.get() == {"breached": 2, "escalated": 0, "failed": 0}
+    assert len(attempts) == 3
+    assert caplog.text.count("Job chat.sla_sweep failed (attempt") == 2
+    assert tasks.sla_sweep.retry_backoff and tasks.sla_sweep.max_retries == 5
