@@ -9,7 +9,7 @@ HOST ?= 127.0.0.1
 WS_MAX_SIZE ?= 1048576
 
 .PHONY: run test check install install-dev migrate seed lint bench bench-quick \
-	bench-channel-list bench-layers bench-provisioning bench-messages recount
+	bench-channel-list bench-layers bench-provisioning bench-messages recount worker beat
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -71,3 +71,10 @@ bench-messages: install-dev
 
 recount: install
 	$(BIN)/python manage.py recount
+
+# The job runner in production (README: Job runner): needs CELERY_BROKER_URL.
+worker: install
+	$(BIN)/celery -A config worker --loglevel INFO
+
+beat: install
+	$(BIN)/celery -A config beat --loglevel INFO --schedule var/celerybeat-schedule

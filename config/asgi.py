@@ -23,6 +23,12 @@ from apps.chat.consumers import ChatConsumer  # noqa: E402
 from apps.chat.hub import PublishFromServingLoop  # noqa: E402
 from apps.chat.ws import ConnectionAuthMiddleware  # noqa: E402
 
+if settings.JOBS_TICKER:
+    # No job runner configured: this process runs the periodic jobs itself.
+    from config.jobs import start_ticker
+
+    start_ticker()
+
 application = ProtocolTypeRouter(
     {
         "http": PublishFromServingLoop(

@@ -383,3 +383,32 @@ INVITATION_URL = os.environ.get("INVITATION_URL", "{base}/join?token={token}")
 PASSWORD_RESET_URL = os.environ.get("PASSWORD_RESET_URL", "{base}/reset-password?token={token}")
 INVITATION_TTL_SECONDS = int(os.environ.get("INVITATION_TTL_SECONDS", str(7 * 24 * 3600)))
 PASSWORD_RESET_TTL_SECONDS = int(os.environ.get("PASSWORD_RESET_TTL_SECONDS", "3600"))
+
+# The job runner (README: Job runner). With CELERY_BROKER_URL (Redis) tasks go to Celery
+# workers and `celery beat` schedules the periodic ones; without it tasks run where they
+# are asked for and every server process runs the periodic jobs on a ticker thread (the
+# SLA sweep is safe to run in several processes at once).
+CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "")
+JOBS_IN_PROCESS = not CELERY_BROKER_URL
+if JOBS_IN_PROCESS:
+    CELERY_BROKER_URL = "memory://"
+CELERY_TASK_ALWAYS_EAGER = JOBS_IN_PROCESS
+CELERY_TASK_IGNORE_RESULT = True
+# A job is acknowledged once it has run: a worker that dies mid-job leaves it to another.
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_TASK_DEFAULT_QUEUE = os.environ.get("CELERY_QUEUE", "tenantchat")
+# Keys of deployments (and test runs) sharing one Redis stay apart.
+CELERY_BROKER_TRANSPORT_OPTIONS = {"global_keyprefix": f"{REDIS_PREFIX}celery:"}
+# Seconds between SLA sweeps (beat, or the in-process ticker).
+SLA_SWEEP_SECONDS = float(os.environ.get("SLA_SWEEP_SECONDS", "15"))
+CELERY_BEAT_SCHEDULE = {
+    "sla-sweep": {"task": "chat.sla_sweep", "schedule": SLA_SWEEP_SECONDS},
+}
+# The ticker thread of a server process; on by default when there is no broker.
+JOBS_TICKER = env_bool("JOBS_TICKER", JOBS_IN_PROCESS and not RUNNING_TESTS)
+# Only tasks that answer (core.ping) store a result, here when set (e.g. Redis).
+CELERY_RESULT_BACKEND = os.environ.get("CELERY_RESULT_BACKEND") or None

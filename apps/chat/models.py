@@ -233,6 +233,35 @@ class SupportTicket(models.Model):
     closed_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
+    # SLA (apps.chat.services.sla): the targets' due times, when each was missed, and the
+    # time the clock stood still (WAITING_ON_USER, RESOLVED). `sla_due_at` is the earliest
+    # due time of a target not met yet (past ones included): what lists sort by.
+    sla_first_response_due_at = models.DateTimeField(null=True, blank=True)
+    sla_resolution_due_at = models.DateTimeField(null=True, blank=True)
+    sla_first_response_breached_at = models.DateTimeField(null=True, blank=True)
+    sla_resolution_breached_at = models.DateTimeField(null=True, blank=True)
+    sla_breached = models.BooleanField(default=False)
+    sla_due_at = models.DateTimeField(null=True, blank=True)
+    sla_paused_at = models.DateTimeField(null=True, blank=True)
+    sla_paused_seconds = models.PositiveIntegerField(default=0)
 
     class Meta:
-        indexes = [models.Index(fields=["status", "priority"], name="ticket_status_priority_idx")]
+        indexes = [
+            models.Index(fields=["status", "priority"], name="ticket_status_priority_idx"),
+            models.Index(fields=["sla_due_at"], name="ticket_sla_due_idx"),
+        ]
+
+
+class SlaPolicy(models.Model):
+    """Targets for tickets of one priority: in a tenant's schema the tenant's, in the
+    public schema the platform's (for PLATFORM_SUPPORT tickets). A target left empty is
+    not tracked."""
+
+    priority = models.CharField(max_length=10, choices=TicketPriority.choices, unique=True)
+    first_response_minutes = models.PositiveIntegerField(null=True, blank=True)
+    resolution_minutes = models.PositiveIntegerField(null=True, blank=True)
+    # Count only the business hours of the organisation's calendar (its time zone).
+    business_hours_only = models.BooleanField(default=False)
+    # A missed target escalates a SUPPORT channel to the platform's super admins.
+    auto_escalate = models.BooleanField(default=False)
+    updated_at = models.DateTimeField(auto_now=True)

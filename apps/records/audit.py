@@ -44,6 +44,7 @@ class Action:
     ACCOUNT_DEACTIVATED = "account.deactivated"
     SUPER_ADMIN_INVITED = "super_admin.invited"
     SUPER_ADMIN_PROMOTED = "super_admin.promoted"
+    SLA_POLICIES_SET = "sla.policies_set"
 
     ALL = (
         TENANT_CREATED,
@@ -79,6 +80,7 @@ class Action:
         ACCOUNT_DEACTIVATED,
         SUPER_ADMIN_INVITED,
         SUPER_ADMIN_PROMOTED,
+        SLA_POLICIES_SET,
     )
 
 

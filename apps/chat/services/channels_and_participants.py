@@ -20,6 +20,7 @@ from apps.chat.models import (
     SupportTicket,
 )
 from apps.chat.payloads import channel_payload
+from apps.chat.services import sla
 from apps.chat.services.counting import contribution
 from apps.chat.services.timeline import _system, _user_groups
 from apps.core.exceptions import Conflict, InvalidInput
@@ -130,12 +131,13 @@ def channel_create(
             [Participant(channel=channel, user_id=uid, role=role) for uid, role in plan.items()]
         )
         if is_ticket:
-            SupportTicket.objects.create(
+            ticket = SupportTicket.objects.create(
                 channel=channel,
                 requester=actor.user,
                 category=category or SupportTicket._meta.get_field("category").default,
                 priority=priority or SupportTicket._meta.get_field("priority").default,
             )
+            sla.ticket_opened(sla.Place.of(actor, channel), ticket)
         channel = Channel.objects.select_related("ticket", "tenant").get(pk=channel.pk)
         if schema != PUBLIC:
             counters.add(actor.tenant.pk, channel.pk, contribution(channel))

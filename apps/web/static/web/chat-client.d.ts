@@ -35,6 +35,18 @@ export interface Ticket {
   resolvedAt: string | null;
   closedAt: string | null;
   createdAt: string;
+  sla: Sla | null;
+}
+
+/** A ticket's SLA targets: due times, breaches, whether the clock stands still. */
+export interface Sla {
+  firstResponseDueAt: string | null;
+  resolutionDueAt: string | null;
+  dueAt: string | null;
+  firstResponseBreachedAt: string | null;
+  resolutionBreachedAt: string | null;
+  breached: boolean;
+  paused: boolean;
 }
 
 export interface Channel {

@@ -44,6 +44,16 @@
  * @property {string | null} resolvedAt
  * @property {string | null} closedAt
  * @property {string} createdAt
+ * @property {Sla | null} sla
+ *
+ * @typedef {Object} Sla  The ticket's SLA targets (null on the ticket when none applies)
+ * @property {string | null} firstResponseDueAt
+ * @property {string | null} resolutionDueAt
+ * @property {string | null} dueAt  the earliest due time of a target not met, while it runs
+ * @property {string | null} firstResponseBreachedAt
+ * @property {string | null} resolutionBreachedAt
+ * @property {boolean} breached
+ * @property {boolean} paused
  *
  * @typedef {Object} Channel
  * @property {string} id
