@@ -148,7 +148,7 @@ def footprint(tenants: int, empty_size: int) -> None:
         (toast,) = cursor.fetchone()
         cursor.execute(
             "SELECT coalesce(sum(pg_total_relation_size(c.oid)), 0) FROM pg_class c "
-            "WHERE c.relnamespace = 't00000'::regnamespace AND c.relkind = 'r'"
+            "WHERE c.relnamespace = 't00000'::regnamespace AND c.relkind IN ('r', 'S')"
         )
         (own_bytes,) = cursor.fetchone()
     emit(
