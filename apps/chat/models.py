@@ -8,7 +8,14 @@ References to users and tenants (public-schema tables) carry no database foreign
 referenced table, so every tenant schema would add a dozen triggers to `accounts_user`
 (12,000 at 1,000 tenants), slowing every write to users and every new tenant. Users are
 deactivated, never deleted, and only the services write these columns, with ids they
-have just read."""
+have just read.
+
+Every relation costs each tenant a `pg_class` row and at least 8 kB, so a column gets an
+index only for a query that uses it: foreign keys carry none of their own
+(`db_index=False`) where a composite index leads with them, or where only deletes would
+use it and none happen (users are deactivated, messages marked removed). The indexes on
+`tenant` and on ticket status serve only the console's reads of the public schema, so
+tenant schemas drop them (`chat.0003`, `PublicSchemaOnlyIndex`)."""
 
 from __future__ import annotations
 
@@ -98,9 +105,14 @@ class Channel(models.Model):
         on_delete=models.CASCADE,
         related_name="+",
         db_constraint=False,
+        db_index=False,  # channel_tenant_status_idx leads with it
     )
     created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", db_constraint=False
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_constraint=False,
+        db_index=False,
     )
     assigned_to = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -109,6 +121,7 @@ class Channel(models.Model):
         on_delete=models.PROTECT,
         related_name="+",
         db_constraint=False,
+        db_index=False,  # channel_assignee_status_idx leads with it
     )
     escalation_reason = models.TextField(blank=True)
     escalated_at = models.DateTimeField(null=True, blank=True)
@@ -118,7 +131,12 @@ class Channel(models.Model):
     # row lock, so sequence order is commit order and unread = last_seq - last_read_seq.
     last_seq = models.PositiveBigIntegerField(default=0)
     last_message = models.ForeignKey(
-        "Message", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        "Message",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_index=False,
     )
     last_activity_at = models.DateTimeField(default=timezone.now)
     created_at = models.DateTimeField(default=timezone.now)
@@ -156,9 +174,17 @@ class Channel(models.Model):
 
 
 class Participant(models.Model):
-    channel = models.ForeignKey(Channel, on_delete=models.CASCADE, related_name="participants")
+    # Indexed by participant_channel_user and participant_user_channel_idx, which lead
+    # with them.
+    channel = models.ForeignKey(
+        Channel, on_delete=models.CASCADE, related_name="participants", db_index=False
+    )
     user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", db_constraint=False
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_constraint=False,
+        db_index=False,
     )
     role = models.CharField(
         max_length=10, choices=ParticipantRole.choices, default=ParticipantRole.MEMBER
@@ -179,7 +205,10 @@ class Participant(models.Model):
 
 class Message(models.Model):
     id = models.BigAutoField(primary_key=True)
-    channel = models.ForeignKey(Channel, on_delete=models.CASCADE, related_name="messages")
+    # Indexed by message_channel_seq, which leads with it.
+    channel = models.ForeignKey(
+        Channel, on_delete=models.CASCADE, related_name="messages", db_index=False
+    )
     seq = models.PositiveBigIntegerField()
     sender = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -188,6 +217,7 @@ class Message(models.Model):
         on_delete=models.PROTECT,
         related_name="+",
         db_constraint=False,
+        db_index=False,
     )
     sender_type = models.CharField(max_length=20, choices=SenderType.choices)
     kind = models.CharField(max_length=10, choices=MessageKind.choices, default=MessageKind.USER)
@@ -201,6 +231,7 @@ class Message(models.Model):
         on_delete=models.PROTECT,
         related_name="+",
         db_constraint=False,
+        db_index=False,
     )
 
     class Meta:
@@ -217,7 +248,11 @@ class SupportTicket(models.Model):
         Channel, primary_key=True, on_delete=models.CASCADE, related_name="ticket"
     )
     requester = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", db_constraint=False
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_constraint=False,
+        db_index=False,
     )
     category = models.CharField(
         max_length=20, choices=TicketCategory.choices, default=TicketCategory.OTHER
