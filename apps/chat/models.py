@@ -292,7 +292,7 @@ class SlaPolicy(models.Model):
     public schema the platform's (for PLATFORM_SUPPORT tickets). A target left empty is
     not tracked."""
 
-    priority = models.CharField(max_length=10, choices=TicketPriority.choices, unique=True)
+    priority = models.CharField(max_length=10, choices=TicketPriority.choices)
     first_response_minutes = models.PositiveIntegerField(null=True, blank=True)
     resolution_minutes = models.PositiveIntegerField(null=True, blank=True)
     # Count only the business hours of the organisation's calendar (its time zone).
@@ -300,3 +300,8 @@ class SlaPolicy(models.Model):
     # A missed target escalates a SUPPORT channel to the platform's super admins.
     auto_escalate = models.BooleanField(default=False)
     updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        # A constraint, not `unique=True`: the same rule without a second (LIKE) index
+        # in every tenant's schema.
+        constraints = [models.UniqueConstraint(fields=["priority"], name="sla_priority_unique")]

@@ -21,6 +21,9 @@ TENANT_INDEXES = {
     "chat_message_pkey",
     "message_channel_seq",
     "chat_supportticket_pkey",
+    "ticket_sla_due_idx",  # open tickets by SLA due time (the channel list's sort)
+    "chat_slapolicy_pkey",
+    "sla_priority_unique",
     "django_migrations_pkey",
 }
 # Only the console's reads of the public schema use these.
@@ -48,13 +51,14 @@ def test_a_tenant_schema_holds_only_the_relations_its_queries_use(
     for tenant in (acme, globex):
         relations = _relations(tenant.schema_name)
         assert relations["i"] == TENANT_INDEXES
-        assert len(relations["r"]) == 5
-        # One sequence per integer key: messages, participants, django_migrations.
-        assert len(relations["S"]) == 3
+        assert len(relations["r"]) == 6
+        # One sequence per integer key: messages, participants, SLA policies,
+        # django_migrations.
+        assert len(relations["S"]) == 4
         # TOAST only where a column can be wide (channel reason, message content,
-        # migration names); each TOAST table has its index, so 26 relations in all.
+        # migration names); each TOAST table has its index, so 31 relations in all.
         assert len(relations["t"]) == 3
-        assert sum(map(len, relations.values())) + len(relations["t"]) == 26
+        assert sum(map(len, relations.values())) + len(relations["t"]) == 31
 
 
 def test_the_public_schema_keeps_the_indexes_of_the_consoles_reads() -> None:

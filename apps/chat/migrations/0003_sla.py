@@ -16,13 +16,16 @@ class Migration(migrations.Migration):
             name='SlaPolicy',
             fields=[
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('priority', models.CharField(choices=[('LOW', 'Low'), ('MEDIUM', 'Medium'), ('HIGH', 'High'), ('URGENT', 'Urgent')], max_length=10, unique=True)),
+                ('priority', models.CharField(choices=[('LOW', 'Low'), ('MEDIUM', 'Medium'), ('HIGH', 'High'), ('URGENT', 'Urgent')], max_length=10)),
                 ('first_response_minutes', models.PositiveIntegerField(blank=True, null=True)),
                 ('resolution_minutes', models.PositiveIntegerField(blank=True, null=True)),
                 ('business_hours_only', models.BooleanField(default=False)),
                 ('auto_escalate', models.BooleanField(default=False)),
                 ('updated_at', models.DateTimeField(auto_now=True)),
             ],
+            options={
+                'constraints': [models.UniqueConstraint(fields=('priority',), name='sla_priority_unique')],
+            },
         ),
         migrations.AddField(
             model_name='supportticket',

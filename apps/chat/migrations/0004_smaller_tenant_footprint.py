@@ -10,7 +10,7 @@ import apps.tenancy.migration_operations
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('chat', '0002_no_foreign_keys_into_public'),
+        ('chat', '0003_sla'),
         ('tenancy', '0003_scale_migration_state'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
