@@ -103,8 +103,16 @@ def servers(count: int, redis_url: str, **env: str) -> Iterator[list[subprocess.
         logs.cleanup()
 
 
-def rest(port: int, method: str, path: str, body: Any = None, token: str | None = None) -> Any:
-    headers = {"Host": HOST, "Content-Type": "application/json"}
+def rest(
+    port: int,
+    method: str,
+    path: str,
+    body: Any = None,
+    token: str | None = None,
+    *,
+    host: str = HOST,
+) -> Any:
+    headers = {"Host": host, "Content-Type": "application/json"}
     if token:
         headers["Authorization"] = f"Bearer {token}"
     data = json.dumps(body).encode() if body is not None else None
@@ -121,8 +129,9 @@ class Client:
     reconnect it joins again and resumes with `sync` after the highest message it has
     without a gap."""
 
-    def __init__(self, token: str, channel_id: str) -> None:
+    def __init__(self, token: str, channel_id: str, *, host: str = HOST) -> None:
         self.token = token
+        self.host = host
         self.channel_id = channel_id
         self.by_seq: dict[int, dict[str, Any]] = {}
         self.synced: list[int] = []  # ids `sync` returned, in order, duplicates kept
@@ -137,7 +146,7 @@ class Client:
         if self._reader is not None:
             self._reader.cancel()
         self.ws = await websockets.connect(
-            f"ws://{HOST}:{port}/ws/chat/?token={self.token}", host="127.0.0.1", open_timeout=10
+            f"ws://{self.host}:{port}/ws/chat/?token={self.token}", host="127.0.0.1", open_timeout=10
         )
         self._reader = asyncio.create_task(self._read(self.ws))
         await self.call("join_channel", channelId=self.channel_id)

@@ -290,6 +290,9 @@ export function chatApi(options = {}) {
 
 // Closing codes after which reconnecting cannot help (see README: WebSocket protocol).
 const FATAL_CLOSES = new Set([4401, 4403, 4404]);
+// A server process stopping (1001 going away, 1012 restart): another one takes the
+// connection at once, so the first reconnect does not wait.
+const GOING_AWAY_CLOSES = new Set([1001, 1012]);
 // Frames that are replies to a client frame (matched by `ref`).
 const REPLIES = new Set(["joined", "left", "message_sent", "read", "sync"]);
 
@@ -300,7 +303,8 @@ const REPLIES = new Set(["joined", "left", "message_sent", "read", "sync"]);
  * @property {() => Promise<string>} [ticket]  A single-use socket ticket for this host
  *   (`api.wsTicket`); the socket then connects with `?ticket=` and keeps the token out of
  *   URLs. Without it, or when getting one fails, it connects with `?token=`.
- * @property {number} [initialDelay]  First reconnect delay in ms (500), doubled per failure
+ * @property {number} [initialDelay]  First reconnect delay in ms (500), doubled per failure;
+ *   none after a server going away (1001, 1012)
  * @property {number} [maxDelay]  Longest reconnect delay in ms (15000)
  * @property {number} [requestTimeout]  ms before a frame's reply is given up (15000)
  *
@@ -425,7 +429,10 @@ export function chatSocket(options) {
       emit("fatal", { code, error: lastError });
       return;
     }
-    const delay = Math.min(maxDelay, initialDelay * 2 ** attempt) * (0.5 + Math.random() / 2);
+    const delay =
+      GOING_AWAY_CLOSES.has(code) && attempt === 0
+        ? 0
+        : Math.min(maxDelay, initialDelay * 2 ** attempt) * (0.5 + Math.random() / 2);
     attempt += 1;
     setState("reconnecting", { attempt, delay, code });
     retryTimer = setTimeout(connect, delay);
