@@ -8,7 +8,7 @@ HOST ?= 127.0.0.1
 # WS_MAX_FRAME_BYTES (64 KiB) with an `error` frame before that.
 WS_MAX_SIZE ?= 1048576
 
-.PHONY: run stop cluster cluster-stop test check install install-dev migrate seed lint bench bench-quick \
+.PHONY: run stop cluster cluster-restart cluster-stop test check install install-dev migrate seed lint bench bench-quick \
 	bench-channel-list bench-layers bench-provisioning bench-messages recount
 
 $(BIN)/python:
@@ -45,6 +45,10 @@ stop:
 # (deploy/local.py; files under var/cluster/).
 cluster: install
 	$(BIN)/python deploy/local.py cluster-start
+
+# A rolling restart: each worker out of nginx, stopped (SIGTERM), started, back in.
+cluster-restart:
+	$(BIN)/python deploy/local.py cluster-restart
 
 cluster-stop:
 	$(BIN)/python deploy/local.py cluster-stop

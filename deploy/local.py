@@ -1,6 +1,7 @@
 """The production topology on one machine, for testing, and stopping what `make run` left.
 
     python deploy/local.py cluster-start   # make cluster
+    python deploy/local.py cluster-restart # make cluster-restart: a rolling restart
     python deploy/local.py cluster-stop    # make cluster-stop
     python deploy/local.py stop            # make stop: `make run`'s server, embedded PostgreSQL
 
@@ -181,10 +182,11 @@ POOL_MODE_SETTING = """\
 pool_mode = session"""
 
 
-def nginx_conf(topology: Topology) -> str:
+def nginx_conf(topology: Topology, down: frozenset[int] = frozenset()) -> str:
+    """`down`: workers taken out of the proxy (a rolling restart)."""
     home = topology.home
     servers = "\n".join(
-        f"        server 127.0.0.1:{port} max_fails=1 fail_timeout=2s;"
+        f"        server 127.0.0.1:{port} max_fails=1 fail_timeout=2s{' down' * (port in down)};"
         for port in topology.worker_ports
     )
     temp = "\n".join(
@@ -453,6 +455,33 @@ def start(topology: Topology, *, migrate: bool = True) -> dict[str, str]:
     return server
 
 
+def nginx_reload(topology: Topology, down: frozenset[int] = frozenset()) -> None:
+    """New configuration: nginx's master starts new workers with it; the old ones finish
+    the requests they have (and keep the WebSocket tunnels they hold) and exit."""
+    conf = topology.home / "nginx" / "nginx.conf"
+    conf.write_text(nginx_conf(topology, down))
+    pid = pid_of(topology, "nginx")
+    if pid is None:
+        raise SystemExit("nginx is not running: make cluster")
+    os.kill(pid, signal.SIGHUP)
+    time.sleep(RELOAD_SETTLE)
+
+
+RELOAD_SETTLE = 1.0  # seconds for nginx's new workers to take over and the old to finish
+
+
+def rolling_restart(topology: Topology) -> None:
+    """Each worker in turn: out of nginx, SIGTERM (its sockets close with 1001 and
+    reconnect to the others; requests in flight finish), started again, back in nginx.
+    No request is sent to a worker that is stopping."""
+    server = backend(topology)
+    for port in topology.worker_ports:
+        nginx_reload(topology, down=frozenset({port}))
+        stop_process(topology, worker_name(port))
+        start_worker(topology, port, server)
+        nginx_reload(topology)
+
+
 def stop(topology: Topology) -> None:
     """Stops what `start` started, the front first: nginx (letting requests finish), the
     workers (graceful: sockets closed with 1001), PgBouncer, Redis."""
@@ -499,7 +528,9 @@ def stop_run() -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("command", choices=["cluster-start", "cluster-stop", "stop"])
+    parser.add_argument(
+        "command", choices=["cluster-start", "cluster-restart", "cluster-stop", "stop"]
+    )
     command = parser.parse_args().command
     topology = Topology()
     if command == "cluster-start":
@@ -509,6 +540,9 @@ def main() -> None:
             stop(topology)
             raise
         print_cluster(topology)
+    elif command == "cluster-restart":
+        rolling_restart(topology)
+        print("Workers restarted one by one.")
     elif command == "cluster-stop":
         stop(topology)
         print("Cluster stopped.")

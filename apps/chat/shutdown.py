@@ -5,10 +5,10 @@ uvicorn alone, on SIGTERM, stops accepting, lets HTTP requests in flight finish,
 every socket at once with 1012, a frame half handled included: its reply never leaves.
 Before handing the signal to uvicorn, this module lets the process go away in order:
 
-1. From the signal on, the process is *going away*: a socket that connects now is closed
-   with 1001 at once (its client reconnects, through the proxy, to another process);
-   every HTTP answer carries `Connection: close`, so the proxy opens no more requests on
-   its kept-alive connections to this process.
+1. From the signal on, the process is *going away*: it stops accepting connections (the
+   proxy takes new ones to another process; a socket that still connects is closed with
+   1001 at once), and every HTTP answer carries `Connection: close`, so the proxy sends
+   no more requests on its kept-alive connections to this process.
 2. Each open socket stops taking frames (one that arrives gets `error` `going_away`:
    nothing was done, send it again after reconnecting), finishes the frame it is
    handling (its reply is sent), hands its client the frames already queued, and
@@ -16,8 +16,12 @@ Before handing the signal to uvicorn, this module lets the process go away in or
    with `sync`.
 3. After at least SHUTDOWN_DRAIN_SECONDS from the signal (longer than the proxy keeps an
    idle upstream connection, so none is left for uvicorn to cut under a request), uvicorn
-   gets the signal: it closes the listening socket, finishes the HTTP requests in flight
-   and exits.
+   gets the signal: it finishes the HTTP requests in flight and exits.
+
+Connections the kernel completed but the process had not yet accepted when it stopped
+listening are reset: a proxy does not resend a POST it has sent. A rolling restart
+therefore takes the process out of the proxy first (`deploy/local.py cluster-restart`
+does, with nginx), then sends SIGTERM.
 
 A second SIGTERM goes to uvicorn straight away.
 
@@ -73,11 +77,20 @@ def install(loop: asyncio.AbstractEventLoop) -> None:
             server_handler(signum, frame)
             return
         _State.going_away = True
+        _stop_accepting(server_handler)
         loop.call_soon_threadsafe(
             lambda: loop.create_task(_go_away(lambda: server_handler(signum, None)))
         )
 
     signal.signal(signal.SIGTERM, on_sigterm)
+
+
+def _stop_accepting(server_handler: Callable[..., Any]) -> None:
+    """Closes the listening sockets now (uvicorn's handler is its `Server`'s method, which
+    holds them): connections the proxy opens from here on are refused, and it takes them
+    to another process at once. uvicorn closes them again later; that is harmless."""
+    for server in getattr(getattr(server_handler, "__self__", None), "servers", ()):
+        server.close()
 
 
 async def _go_away(then: Callable[[], None]) -> None:

@@ -146,7 +146,9 @@ class Client:
         if self._reader is not None:
             self._reader.cancel()
         self.ws = await websockets.connect(
-            f"ws://{self.host}:{port}/ws/chat/?token={self.token}", host="127.0.0.1", open_timeout=10
+            f"ws://{self.host}:{port}/ws/chat/?token={self.token}",
+            host="127.0.0.1",
+            open_timeout=10,
         )
         self._reader = asyncio.create_task(self._read(self.ws))
         await self.call("join_channel", channelId=self.channel_id)
@@ -179,14 +181,22 @@ class Client:
                 self._replies.pop(ref).set_result(frame)
 
     async def call(self, event: str, timeout: float = 10, **data: Any) -> dict[str, Any]:
+        frame = await self.request(event, timeout, **data)
+        assert frame["event"] != "error", frame
+        return frame
+
+    async def request(self, event: str, timeout: float = 10, **data: Any) -> dict[str, Any]:
+        """The reply to a frame, an `error` frame included."""
         self._refs += 1
         ref = f"r{self._refs}"
         future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
         self._replies[ref] = future
-        await self.ws.send(json.dumps({"event": event, "data": data, "ref": ref}))
-        frame = await asyncio.wait_for(future, timeout)
-        assert frame["event"] != "error", frame
-        return frame
+        try:
+            await self.ws.send(json.dumps({"event": event, "data": data, "ref": ref}))
+        except BaseException:
+            self._replies.pop(ref, None)
+            raise
+        return await asyncio.wait_for(future, timeout)
 
     async def send(self, content: str) -> dict[str, Any]:
         frame = await self.call("send_message", channelId=self.channel_id, content=content)
