@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 from django.core.exceptions import ImproperlyConfigured
 
 from config.database import database_config, local_port_answers
+from config.layer import channel_layer_hosts
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -209,7 +210,11 @@ if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
-            "CONFIG": {"hosts": [REDIS_URL], "prefix": f"{REDIS_PREFIX}asgi"},
+            # REDIS_URL, several Redis servers (sharded) or Sentinel: config/layer.py.
+            "CONFIG": {
+                "hosts": channel_layer_hosts(os.environ, REDIS_URL),
+                "prefix": f"{REDIS_PREFIX}asgi",
+            },
         }
     }
 else:
