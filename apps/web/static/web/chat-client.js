@@ -417,7 +417,13 @@ export function chatSocket(options) {
     ws = null;
     for (const [ref, request] of pending) {
       clearTimeout(request.timer);
-      request.reject(new ApiError(0, "disconnected", "The connection was lost."));
+      // A server going away (1001) answers every frame it handled before closing: one
+      // without an answer was not handled, and `request` sends it again once reconnected.
+      request.reject(
+        code === 1001
+          ? new ApiError(0, "going_away", "The server restarted; sending again.")
+          : new ApiError(0, "disconnected", "The connection was lost."),
+      );
       pending.delete(ref);
     }
     if (stopped) {
@@ -494,7 +500,9 @@ export function chatSocket(options) {
 
   /**
    * Sends a frame and waits for its reply. `rate_limited` and `server_busy` are retried
-   * once after the server's `retryAfter`; other errors reject with an ApiError.
+   * once after the server's `retryAfter`; a frame the server did not handle because it was
+   * going away (an `error` `going_away`, or no answer before a 1001 close) once the socket
+   * has reconnected; other errors reject with an ApiError.
    * @param {string} event
    * @param {Record<string, unknown>} data
    * @param {number} [retries]
@@ -504,6 +512,10 @@ export function chatSocket(options) {
     try {
       return await sendFrame(event, data);
     } catch (error) {
+      if (retries > 0 && error instanceof ApiError && error.code === "going_away") {
+        await reopened();
+        return request(event, data, retries - 1);
+      }
       const wait = error instanceof ApiError ? error.retryAfter : null;
       if (retries > 0 && wait !== null) {
         await new Promise((resolve) => setTimeout(resolve, wait * 1000));
@@ -511,6 +523,26 @@ export function chatSocket(options) {
       }
       throw error;
     }
+  }
+
+  /** Resolves once the socket is open again; rejects after `requestTimeout`. */
+  function reopened() {
+    return new Promise((resolve, reject) => {
+      if (!handlers.has("state")) handlers.set("state", new Set());
+      const listeners = /** @type {Set<(data: any) => void>} */ (handlers.get("state"));
+      /** @param {{ state: SocketState }} change */
+      const opened = ({ state: next }) => {
+        if (next !== "open") return;
+        clearTimeout(timer);
+        listeners.delete(opened);
+        resolve(undefined);
+      };
+      const timer = setTimeout(() => {
+        listeners.delete(opened);
+        reject(new ApiError(0, "disconnected", "Not connected; reconnecting."));
+      }, requestTimeout);
+      listeners.add(opened);
+    });
   }
 
   /** @param {string} event @param {Record<string, unknown>} data */
