@@ -9,7 +9,7 @@ HOST ?= 127.0.0.1
 WS_MAX_SIZE ?= 1048576
 
 .PHONY: run stop cluster cluster-restart cluster-stop test check install install-dev migrate seed lint bench bench-quick \
-	bench-channel-list bench-layers bench-provisioning bench-messages recount
+	bench-channel-list bench-cluster bench-layers bench-provisioning bench-messages recount
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -85,6 +85,10 @@ bench-provisioning: install-dev
 
 bench-messages: install-dev
 	$(BIN)/python bench/message_send.py
+
+# REST sends and socket deliveries through the running `make cluster` (bench/cluster.py).
+bench-cluster: install-dev
+	$(BIN)/python bench/cluster.py $(BENCH_ARGS)
 
 recount: install
 	$(BIN)/python manage.py recount
