@@ -29,6 +29,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import pwd
 import shutil
 import signal
 import socket
@@ -37,6 +38,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import quote, unquote, urlsplit
@@ -110,9 +112,9 @@ def ensure_programs(programs: list[str]) -> dict[str, str]:
                 subprocess.run(install, env=env, check=False)
     missing = [program for program in programs if find(program) is None]
     if missing:
-        packages = " ".join(PACKAGES[program] for program in missing)
+        needed = " ".join(PACKAGES[program] for program in missing)
         raise SystemExit(
-            f"Missing: {', '.join(missing)}. Install them with: sudo apt-get install -y {packages}"
+            f"Missing: {', '.join(missing)}. Install them with: sudo apt-get install -y {needed}"
         )
     return {program: str(find(program)) for program in programs}
 
@@ -257,9 +259,9 @@ def answers(port: int) -> bool:
     return False
 
 
-def wait_for(check: object, what: str, seconds: float = 30) -> None:
+def wait_for(check: Callable[[], bool], what: str, seconds: float = 30) -> None:
     deadline = time.monotonic() + seconds
-    while not check():  # type: ignore[operator]
+    while not check():
         if time.monotonic() > deadline:
             raise SystemExit(f"{what} did not start in {seconds:.0f} s")
         time.sleep(0.1)
@@ -326,8 +328,6 @@ def run_user() -> str | None:
         return None
     for user in ("pgserver", "postgres", "nobody"):
         with contextlib.suppress(KeyError):
-            import pwd
-
             pwd.getpwnam(user)
             return user
     return None
