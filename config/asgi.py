@@ -21,6 +21,7 @@ from django.urls import path  # noqa: E402
 
 from apps.chat.consumers import ChatConsumer  # noqa: E402
 from apps.chat.hub import PublishFromServingLoop  # noqa: E402
+from apps.chat.shutdown import GracefulShutdown  # noqa: E402
 from apps.chat.ws import ConnectionAuthMiddleware  # noqa: E402
 
 if settings.JOBS_TICKER:
@@ -29,13 +30,15 @@ if settings.JOBS_TICKER:
 
     start_ticker()
 
-application = ProtocolTypeRouter(
-    {
-        "http": PublishFromServingLoop(
-            WSGIMiddleware(django_application, workers=settings.HTTP_THREADS)  # type: ignore[arg-type]
-        ),
-        "websocket": ConnectionAuthMiddleware(
-            URLRouter([path("ws/chat/", ChatConsumer.as_asgi())])
-        ),
-    }
+application = GracefulShutdown(
+    ProtocolTypeRouter(
+        {
+            "http": PublishFromServingLoop(
+                WSGIMiddleware(django_application, workers=settings.HTTP_THREADS)  # type: ignore[arg-type]
+            ),
+            "websocket": ConnectionAuthMiddleware(
+                URLRouter([path("ws/chat/", ChatConsumer.as_asgi())])
+            ),
+        }
+    )
 )

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import socket
 import time
 import warnings
@@ -154,3 +155,29 @@ def database_config(
     if pool:
         config["OPTIONS"]["pool"] = pool
     return config
+
+
+def _postmaster_pid() -> int | None:
+    """The embedded server's postmaster, if it runs (its pid is postmaster.pid's first line)."""
+    try:
+        pid = int((EMBEDDED_DATA_DIR / "postmaster.pid").read_text().split("\n", 1)[0])
+        os.kill(pid, 0)
+    except (OSError, ValueError):
+        return None
+    return pid
+
+
+def embedded_running() -> bool:
+    return _postmaster_pid() is not None
+
+
+def stop_embedded(timeout: float = 60) -> None:
+    """Stops the embedded server (`make stop`): SIGINT is PostgreSQL's fast shutdown
+    (`pg_ctl stop -m fast`): sessions end, the data is written out cleanly."""
+    pid = _postmaster_pid()
+    if pid is None:
+        return
+    os.kill(pid, signal.SIGINT)
+    deadline = time.monotonic() + timeout
+    while _postmaster_pid() == pid and time.monotonic() < deadline:
+        time.sleep(0.1)

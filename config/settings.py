@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 from django.core.exceptions import ImproperlyConfigured
 
 from config.database import database_config, local_port_answers
+from config.layer import channel_layer_hosts
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -209,7 +210,11 @@ if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
-            "CONFIG": {"hosts": [REDIS_URL], "prefix": f"{REDIS_PREFIX}asgi"},
+            # REDIS_URL, several Redis servers (sharded) or Sentinel: config/layer.py.
+            "CONFIG": {
+                "hosts": channel_layer_hosts(os.environ, REDIS_URL),
+                "prefix": f"{REDIS_PREFIX}asgi",
+            },
         }
     }
 else:
@@ -229,6 +234,11 @@ WS_RATE_WINDOW = float(os.environ.get("WS_RATE_WINDOW", "5"))  # seconds
 WS_SEND_QUEUE = int(os.environ.get("WS_SEND_QUEUE", "1000"))  # frames waiting for a slow client
 # Seconds between the hubs' checks that events still flow (events_delayed/events_resumed).
 EVENTS_PROBE_INTERVAL = float(os.environ.get("EVENTS_PROBE_INTERVAL", "1"))
+# On SIGTERM a server process closes its sockets with 1001 and answers with
+# `Connection: close` for at least this many seconds before it stops accepting
+# (apps.chat.shutdown): longer than the proxy keeps an idle upstream connection (1 s in
+# deploy/nginx.conf), so none is cut under a request.
+SHUTDOWN_DRAIN_SECONDS = float(os.environ.get("SHUTDOWN_DRAIN_SECONDS", "1.5"))
 # Threads running sockets' database work in each process; 0 runs it on Channels' one
 # thread-sensitive thread (the suite does, to share its transaction).
 WS_DB_THREADS = int(os.environ.get("WS_DB_THREADS", "0" if RUNNING_TESTS else "4"))

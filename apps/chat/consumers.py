@@ -34,10 +34,12 @@ from apps.chat.hub import Hub, hub
 from apps.chat.limits import message_allowed
 from apps.chat.locate import channel_located
 from apps.chat.payloads import message_payload
+from apps.chat.shutdown import GOING_AWAY_ERROR, going_away
 from apps.chat.ws import Backlog, in_tenant, run_db
 from apps.core import parsers
 from apps.core.closecodes import (
     CLOSE_FORBIDDEN,
+    CLOSE_GOING_AWAY,
     CLOSE_TOO_SLOW,
     CLOSE_TRY_AGAIN,
     CLOSE_UNAUTHENTICATED,
@@ -195,6 +197,8 @@ class ChatConsumer(AsyncWebsocketConsumer):
     token_id: int
     rooms: dict[str, str]  # joined channel id -> its group, checked against the database once
     closing = False
+    leaving = False  # the process is stopping: no new frames are handled
+    in_flight: asyncio.Future[None] | None = None  # the frame being handled
     registered = False
     expiry: asyncio.TimerHandle | None = None
     rechecking: asyncio.Task[None] | None = None
@@ -223,6 +227,10 @@ class ChatConsumer(AsyncWebsocketConsumer):
 
     async def connect(self) -> None:
         await self.accept()
+        if going_away():
+            self.closing = True  # this process is stopping: connect to another one
+            await self.close(code=CLOSE_GOING_AWAY)
+            return
         if self.scope.get("close_code"):
             self.closing = True  # frames that still arrive are ignored
             if self.scope.get("close_error"):
@@ -304,6 +312,33 @@ class ChatConsumer(AsyncWebsocketConsumer):
         failure below (the database away, a bug), ends the connection."""
         if self.closing:
             return  # being closed (too slow, or the tenant was suspended): nothing more
+        if self.leaving:
+            ref = None
+            with suppress(ApplicationError):
+                ref = self._parse(text_data)[2]
+            self._send_error(GOING_AWAY_ERROR, ref)
+            return
+        self.in_flight = handling = asyncio.get_running_loop().create_future()
+        try:
+            await self._receive(text_data)
+        finally:
+            handling.set_result(None)
+            self.in_flight = None
+
+    async def go_away(self) -> None:
+        """The process is stopping (`apps.chat.shutdown`): finish the frame being handled,
+        hand the client what is queued, and close with 1001 so it reconnects elsewhere."""
+        if self.closing or self.leaving:
+            return
+        self.leaving = True
+        if self.in_flight is not None:
+            await asyncio.shield(self.in_flight)
+        if self.closing:
+            return
+        self.closing = True
+        await self._close_when_sent(CLOSE_GOING_AWAY)
+
+    async def _receive(self, text_data: str | None) -> None:
         ref = None
         try:
             event, data, ref = self._parse(text_data)

@@ -86,6 +86,8 @@ class Socket(Protocol):
 
     def leave_rooms(self, channel_ids: list[str]) -> None: ...
 
+    async def go_away(self) -> None: ...
+
 
 class Hub:
     def __init__(self, layer: Any) -> None:
@@ -203,6 +205,12 @@ class Hub:
             await self.layer.group_discard(group, self.channel)
         except Exception:  # the subscription goes with the connection anyway
             logger.exception("Could not unsubscribe from %s", group)
+
+    async def go_away(self) -> None:
+        """The process is stopping: every local socket finishes its frame and closes with
+        1001 (`apps.chat.shutdown`)."""
+        sockets = {socket for mine in self.users.values() for socket in mine}
+        await asyncio.gather(*(socket.go_away() for socket in sockets), return_exceptions=True)
 
     # --- layer failures ------------------------------------------------------------------
 
@@ -329,6 +337,11 @@ def hub() -> Hub:
     if found is None:
         found = _hubs[loop] = Hub(get_channel_layer())
     return found
+
+
+def local_hub() -> Hub | None:
+    """This event loop's hub, if a socket or a request started one."""
+    return _hubs.get(asyncio.get_running_loop())
 
 
 def events_failed() -> None:
