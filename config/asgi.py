@@ -23,6 +23,11 @@ from apps.chat.consumers import ChatConsumer  # noqa: E402
 from apps.chat.hub import PublishFromServingLoop  # noqa: E402
 from apps.chat.ws import ConnectionAuthMiddleware  # noqa: E402
 
+if settings.METRICS_PORT:
+    from apps.core.metrics import serve
+
+    serve(port=settings.METRICS_PORT, bind=settings.METRICS_BIND)
+
 application = ProtocolTypeRouter(
     {
         "http": PublishFromServingLoop(

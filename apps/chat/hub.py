@@ -43,11 +43,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from typing import Any, Protocol
 
 from channels.layers import get_channel_layer
 from django.conf import settings
+
+from apps.core.metrics import LAYER_ERRORS, Tally
 
 logger = logging.getLogger(__name__)
 
@@ -155,6 +157,7 @@ class Hub:
                 except Exception:
                     # The layer is down: kept here, subscribed again when it returns.
                     logger.warning("Could not subscribe to %s; events delayed", group)
+                    LAYER_ERRORS.labels("subscribe").inc()
                     self.events_failed()
                 except BaseException:
                     if not members:
@@ -210,6 +213,7 @@ class Hub:
             try:
                 await self.layer.send(channel, {"type": "hub.probe"})
             except Exception:
+                LAYER_ERRORS.labels("probe").inc()
                 self.events_failed()
                 continue
             if self.loop.time() - self._probe_back > PROBE_MISSES * interval:
@@ -274,11 +278,15 @@ class Hub:
         if deliver is not None:
             deliver(message, self.groups.get(message.get("group", ""), ()))
 
-    def _frame(self, message: dict[str, Any], members: Iterable[Socket]) -> None:
+    def _frame(self, message: dict[str, Any], members: Collection[Socket]) -> None:
         frame, skip = message["frame"], message.get("skip")
+        delivered = len(members)  # counted per event, not per socket (apps.core.metrics)
         for socket in members:
             if socket.socket_id != skip:
                 socket.push(frame)
+            else:
+                delivered -= 1
+        Tally.events_delivered += delivered
 
     def _badges(self, message: dict[str, Any], members: Iterable[Socket]) -> None:
         schema = _badge_schema(message["group"])
