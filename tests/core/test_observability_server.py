@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import tempfile
 import time
 import urllib.error
@@ -35,7 +34,7 @@ def _get(url: str, host: str = "acme.localhost", **headers: str) -> tuple[int, s
 class Server:
     def __init__(self, env: dict[str, str], *, database_away: bool = False) -> None:
         self.port, self.metrics_port = free_port(), free_port()
-        self.output = tempfile.TemporaryFile()
+        self.output = tempfile.TemporaryFile()  # noqa: SIM115 (closed by stop)
         self.process = uvicorn(
             self.port,
             {
