@@ -204,9 +204,11 @@ def test_one_line_per_socket_session_and_open_sockets_gauge(org, other_org, logg
     async def scenario() -> None:
         socket = await connect(org.tenant, org.player, header=False)
         other = await connect(other_org.tenant, other_org.player)
-        assert _sample("websocket_connections_open") == opened + 2
         await send(socket, "sync", channelId="not-a-channel")
         await expect(socket, "error")
+        await send(other, "sync", channelId="not-a-channel")
+        await expect(other, "error")  # both past their set-up
+        assert _sample("websocket_connections_open") == opened + 2
         await socket.disconnect(code=1000)
         await other.disconnect(code=4000)
 
