@@ -26,7 +26,7 @@ from apps.chat.ws import ConnectionAuthMiddleware  # noqa: E402
 if settings.METRICS_PORT:
     from apps.core.metrics import serve
 
-    serve(port=settings.METRICS_PORT, bind=settings.METRICS_BIND)
+    serve(port=settings.METRICS_PORT, bind=settings.METRICS_BIND, ports=settings.METRICS_PORTS)
 
 application = ProtocolTypeRouter(
     {

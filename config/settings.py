@@ -337,9 +337,11 @@ LOGGING = {
 }
 
 # Prometheus metrics (apps.core.metrics): each server process serves its own on
-# METRICS_BIND:METRICS_PORT, apart from the application's port and never proxied; unset
-# (the default), none are served. One port per process: with two workers, 9001 and 9002.
+# METRICS_BIND, on the first free port of METRICS_PORT .. METRICS_PORT + METRICS_PORTS - 1
+# (one per worker of `uvicorn --workers N`), apart from the application's port and never
+# proxied; with METRICS_PORT unset (the default) none are served.
 METRICS_PORT = int(os.environ.get("METRICS_PORT", "0"))
+METRICS_PORTS = int(os.environ.get("METRICS_PORTS", os.environ.get("WEB_CONCURRENCY", "1")))
 METRICS_BIND = os.environ.get("METRICS_BIND", "127.0.0.1")
 
 # Security headers (SecurityMiddleware and ours): nosniff, no referrer, no framing, a

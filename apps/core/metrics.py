@@ -1,10 +1,13 @@
 """Prometheus metrics (prometheus_client), served per process on a port of its own.
 
-Each server process (one uvicorn per port, as `deploy/` runs them) serves its own
-metrics on METRICS_BIND:METRICS_PORT, a listener apart from the application's: nginx
-never proxies to it and the public hosts cannot reach it, so it needs no token; bind it
-to an address only the scraper reaches (127.0.0.1 by default). Prometheus scrapes every
-process and sums over the `instance` label.
+Each server process serves its own metrics on a listener apart from the application's,
+on METRICS_BIND (127.0.0.1 by default): nginx never proxies to it and the public hosts
+cannot reach it, so it needs no token; bind it to an address only the scraper reaches.
+The worker processes of one uvicorn (`--workers N`) each take the first free port of
+METRICS_PORT .. METRICS_PORT + METRICS_PORTS - 1, so Prometheus scrapes that range and
+sums over the `instance` label. (Per-process listeners rather than prometheus_client's
+multiprocess mode: every figure stays a plain in-process value, the hub's count included,
+with no shared files to write or to clean after a worker dies.)
 
 The hot paths pay next to nothing: the hub counts the frames it hands to sockets in a
 plain integer of the event loop's thread (one addition per event, none per socket), read
@@ -122,13 +125,15 @@ def _pool_stats() -> dict[str, Any] | None:
 REGISTRY.register(_ScrapeTime())
 
 
-def serve(*, port: int, bind: str) -> bool:
-    """Starts this process's metrics listener; False (and a warning) when the port is
-    taken, e.g. by another worker of `uvicorn --workers N`, which needs one port each."""
-    try:
-        start_http_server(port, addr=bind)
-    except OSError as error:
-        logger.warning("Metrics not served on %s:%s: %s", bind, port, error)
-        return False
-    logger.info("Metrics served on http://%s:%s/metrics", bind, port)
-    return True
+def serve(*, port: int, bind: str, ports: int = 1) -> int | None:
+    """Starts this process's metrics listener on the first free port of `ports` from
+    `port`; which one, or None (and a warning) when every one is taken."""
+    for candidate in range(port, port + max(ports, 1)):
+        try:
+            start_http_server(candidate, addr=bind)
+        except OSError:
+            continue
+        logger.info("Metrics served on http://%s:%s/metrics", bind, candidate)
+        return candidate
+    logger.warning("Metrics not served: ports %s-%s on %s taken", port, port + ports - 1, bind)
+    return None

@@ -32,8 +32,10 @@ def _get(url: str, host: str = "acme.localhost", **headers: str) -> tuple[int, s
 
 
 class Server:
-    def __init__(self, env: dict[str, str], *, database_away: bool = False) -> None:
-        self.port, self.metrics_port = free_port(), free_port()
+    def __init__(
+        self, env: dict[str, str], *, database_away: bool = False, metrics_port: int = 0
+    ) -> None:
+        self.port, self.metrics_port = free_port(), metrics_port or free_port()
         self.output = tempfile.TemporaryFile()  # noqa: SIM115 (closed by stop)
         self.process = uvicorn(
             self.port,
@@ -42,6 +44,7 @@ class Server:
                 "REDIS_URL": settings.REDIS_URL,
                 "LOG_FORMAT": "json",
                 "METRICS_PORT": str(self.metrics_port),
+                "METRICS_PORTS": "2",
                 "DB_POOL_MIN_SIZE": "1",
                 "DB_POOL_MAX_SIZE": "4",
                 "WS_DB_THREADS": "1",
@@ -143,7 +146,8 @@ def test_liveness_holds_while_the_database_is_away_and_readiness_fails():
         {
             "DATABASE_URL": f"postgres://postgres@127.0.0.1:{free_port()}/nothing",
             "DB_POOL_TIMEOUT": "1",
-        }
+        },
+        database_away=True,
     )
     try:
         live, _, _ = _get(away.url("/livez"), host="10.0.0.1")
@@ -152,3 +156,26 @@ def test_liveness_holds_while_the_database_is_away_and_readiness_fails():
         assert ready == 503 and json.loads(body)["database"].startswith("error")
     finally:
         away.stop()
+
+
+def _serves_metrics(port: int) -> bool:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as answer:
+            return b"http_request_duration_seconds" in answer.read()
+    except OSError:
+        return False
+
+
+def test_workers_sharing_a_metrics_range_take_a_port_each(server, django_db_blocker):
+    """As the workers of `uvicorn --workers 2` do: the second takes the next port."""
+    with django_db_blocker.unblock():
+        url = database_url()
+    base = server.metrics_port
+    if _serves_metrics(base + 1):
+        pytest.skip("the next port is taken by something else")
+    second = Server({"DATABASE_URL": url}, metrics_port=base)
+    try:
+        assert _serves_metrics(base) and _serves_metrics(base + 1)
+        assert f"Metrics served on http://127.0.0.1:{base + 1}/metrics" in second.lines_text()
+    finally:
+        second.stop()
