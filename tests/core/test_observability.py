@@ -7,6 +7,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+import re
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -22,6 +23,7 @@ from apps.core.metrics import Tally
 from tests.chat.conftest import create_channel
 from tests.chat.test_websocket import connect, expect, send
 from tests.conftest import PASSWORD
+from tests.servers import ROOT
 
 
 class Captured:
@@ -232,3 +234,25 @@ def test_liveness_and_readiness_are_distinct_probes_on_any_host(db):
     assert live.status_code == 200 and live.json() == {"status": "ok"}
     assert ready.status_code == 200 and ready.json()["database"] == "ok"
     assert health.json() == ready.json()  # /healthz answers as before
+
+
+def test_the_sample_dashboard_uses_only_metrics_the_code_exposes(monkeypatch):
+    from apps.core import metrics
+
+    stats = {"pool_size": 3, "pool_available": 1, "pool_max": 10, "requests_num": 5}
+    monkeypatch.setattr(metrics, "_pool_stats", lambda: stats)
+    suffixes = {"counter": ("_total",), "histogram": ("_bucket", "_count", "_sum")}
+    exposed = {
+        family.name + suffix
+        for family in REGISTRY.collect()
+        for suffix in suffixes.get(family.type, ("",))
+    }
+    dashboard = json.loads((ROOT / "deploy/grafana/tenantchat-dashboard.json").read_text())
+    used = {
+        name
+        for panel in dashboard["panels"]
+        for target in panel["targets"]
+        for name in re.findall(r"\b([a-z_]+)\{", target["expr"])
+    }
+    assert used and used <= exposed, used - exposed
+    assert REGISTRY.get_sample_value("db_pool_connections", {"state": "in_use"}) == 2
