@@ -34,7 +34,7 @@ seed: migrate
 
 run: seed
 	$(BIN)/uvicorn config.asgi:application --host $(HOST) --port $(PORT) --lifespan off \
-		--ws-per-message-deflate false --ws-max-size $(WS_MAX_SIZE)
+		--no-access-log --ws-per-message-deflate false --ws-max-size $(WS_MAX_SIZE)
 
 test: install-dev
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

@@ -109,6 +109,35 @@ def main() -> None:
         ("layer error: labels(op).inc()", lambda: LAYER_ERRORS.labels("publish").inc()),
     ):
         print(f"  {name:<48} {best(call, 200_000) * 1e9:7.0f}")
+    request_line()
+
+
+def request_line() -> None:
+    """The request middleware's whole cost (id, latency, one JSON line to a null stream)
+    around a view that does nothing."""
+    import io
+    import logging
+
+    from django.http import HttpResponse
+    from django.test import RequestFactory
+
+    from apps.core.logs import formatter
+    from apps.core.middleware import RequestLogMiddleware
+
+    handler = logging.StreamHandler(io.StringIO())
+    handler.setFormatter(formatter("json"))
+    root = logging.getLogger()
+    saved = root.handlers[:]
+    root.handlers = [handler]
+    answer = HttpResponse()
+    bare = RequestLogMiddleware(lambda request: answer)
+    factory = RequestFactory()
+    request = factory.get("/api/chat/channels", HTTP_X_REQUEST_ID="r-1")
+    try:
+        cost = best(lambda: bare(request), 20_000)
+    finally:
+        root.handlers = saved
+    print(f"  {'request middleware + JSON line, per request':<48} {cost * 1e9:7.0f}")
 
 
 if __name__ == "__main__":

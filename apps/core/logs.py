@@ -67,7 +67,8 @@ def redact_event(_logger: Any, _method: str, event: MutableMapping[str, Any]) ->
         if key.lower() in SECRET_KEYS:
             event[key] = "[redacted]"
         elif isinstance(value, str):
-            event[key] = redact(value)
+            if "=" in value:  # a secret parameter has one; most values do not
+                event[key] = redact(value)
         elif not isinstance(value, _PLAIN) and not key.startswith("_"):
             # An object (Django's `request` extra): its text, as the renderer would write
             # it, less the secrets (a request's text has its query string).
