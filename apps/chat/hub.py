@@ -238,6 +238,7 @@ class Hub:
             for group in list(self.groups):
                 await self.layer.group_add(group, self.channel)
         except Exception:
+            LAYER_ERRORS.labels("subscribe").inc()
             logger.warning("Channel layer still failing; events stay delayed")
             return
         finally:
