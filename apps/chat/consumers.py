@@ -48,7 +48,7 @@ from apps.core.db import tenant_connection
 from apps.core.errors import DB_RETRY_AFTER, UNAVAILABLE, database_unavailable
 from apps.core.exceptions import ApplicationError, InvalidInput, NotFound
 from apps.core.limits import RENEW_SECONDS, SocketLeases
-from apps.core.metrics import SOCKET_SESSIONS, SOCKETS_OPEN
+from apps.core.metrics import SOCKET_SESSIONS, SOCKETS_OPEN, close_code_label
 from apps.core.middleware import request_id_of
 from apps.tenancy.models import SUSPENDED_CODE, SUSPENDED_MESSAGE, Tenant, TenantStatus
 
@@ -227,7 +227,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
     def _log_session(self, elapsed: float) -> None:
         """One line per socket session, at its end; the close code stands as its status."""
         code = self.close_code or 1006
-        SOCKET_SESSIONS.labels(str(code)).inc()
+        SOCKET_SESSIONS.labels(close_code_label(code)).inc()
         actor = self.scope.get("actor")
         session_logger.info(
             "socket",

@@ -27,7 +27,12 @@ from prometheus_client import REGISTRY, Counter, Gauge, Histogram, start_http_se
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from apps.core import closecodes
+
 logger = logging.getLogger(__name__)
+_OUR_CLOSE_CODES = frozenset(
+    value for name, value in vars(closecodes).items() if name.startswith("CLOSE_")
+)
 
 # Seconds: a REST call is a few milliseconds here; slow ones wait for a pooled connection.
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
@@ -53,6 +58,19 @@ PROVISIONING = Histogram(
     "Time to provision a tenant (schema, domain, first admin).",
     buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
 )
+
+
+# Label values a client chooses are bounded, so nobody can grow the series without end.
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+
+
+def method_label(method: str | None) -> str:
+    return method if method in METHODS else "other"
+
+
+def close_code_label(code: int) -> str:
+    """RFC 6455's codes and ours as they are; any other a client sends, as `other`."""
+    return str(code) if 1000 <= code <= 1015 or code in _OUR_CLOSE_CODES else "other"
 
 
 class Tally:

@@ -14,7 +14,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 
 from apps.core.errors import too_large_response
 from apps.core.health import health_report, liveness_report, readiness_report
-from apps.core.metrics import HTTP_LATENCY
+from apps.core.metrics import HTTP_LATENCY, method_label
 
 request_logger = logging.getLogger("apps.requests")
 
@@ -61,7 +61,7 @@ class RequestLogMiddleware:
         elapsed = time.perf_counter() - started
         route = route_of(request)
         status = response.status_code
-        HTTP_LATENCY.labels(route, request.method, str(status)).observe(elapsed)
+        HTTP_LATENCY.labels(route, method_label(request.method), str(status)).observe(elapsed)
         tenant = getattr(request, "tenant", None)
         user = getattr(request, "user", None)
         request_logger.log(

@@ -256,3 +256,35 @@ def test_the_sample_dashboard_uses_only_metrics_the_code_exposes(monkeypatch):
     }
     assert used and used <= exposed, used - exposed
     assert REGISTRY.get_sample_value("db_pool_connections", {"state": "in_use"}) == 2
+
+
+def test_labels_a_client_chooses_stay_bounded(org, client_for):
+    client = client_for(org.tenant, org.player)
+    client.generic("BREW", "/api/chat/channels")
+    client.generic("BREW2", "/api/chat/channels")
+    assert (
+        _sample(
+            "http_request_duration_seconds_count",
+            route="api/chat/channels",
+            method="other",
+            status="405",
+        )
+        >= 2
+    )
+    assert (
+        REGISTRY.get_sample_value(
+            "http_request_duration_seconds_count",
+            {"route": "api/chat/channels", "method": "BREW", "status": "405"},
+        )
+        is None
+    )
+    from apps.core.metrics import close_code_label
+
+    assert [close_code_label(c) for c in (1000, 1006, 4403, 4408, 4999, 3000)] == [
+        "1000",
+        "1006",
+        "4403",
+        "4408",
+        "other",
+        "other",
+    ]
