@@ -13,6 +13,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+# Nothing here touches the database; a URL keeps settings from starting an embedded one.
+os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/unused")
 
 import django
 

@@ -54,10 +54,14 @@ class Server:
             log_level="info",
             args=("--no-access-log",),
         )
-        if database_away:
-            self._wait_live()
-        else:
-            wait_healthy(self.port, self.process, lambda _p: self.lines_text())
+        try:
+            if database_away:
+                self._wait_live()
+            else:
+                wait_healthy(self.port, self.process, lambda _p: self.lines_text())
+        except BaseException:
+            self.stop()  # a server that never answered is not left running
+            raise
 
     def _wait_live(self) -> None:
         deadline = time.monotonic() + 30
