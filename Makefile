@@ -36,7 +36,7 @@ seed: migrate
 # The server's pid goes to var/run.pid (exec keeps the shell's), for `make stop`.
 run: seed
 	mkdir -p var && echo $$$$ > var/run.pid && exec $(BIN)/uvicorn config.asgi:application --host $(HOST) --port $(PORT) --lifespan off \
-		--ws-per-message-deflate false --ws-max-size $(WS_MAX_SIZE)
+		--no-access-log --ws-per-message-deflate false --ws-max-size $(WS_MAX_SIZE)
 
 # Stops what `make run` started: its server, and the embedded PostgreSQL (var/pgdata).
 stop:

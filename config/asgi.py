@@ -30,6 +30,11 @@ if settings.JOBS_TICKER:
 
     start_ticker()
 
+if settings.METRICS_PORT:
+    from apps.core.metrics import serve
+
+    serve(port=settings.METRICS_PORT, bind=settings.METRICS_BIND, ports=settings.METRICS_PORTS)
+
 application = GracefulShutdown(
     ProtocolTypeRouter(
         {

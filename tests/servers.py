@@ -25,12 +25,17 @@ def free_port() -> int:
 
 
 def uvicorn(
-    port: int, env: dict[str, str], *, output: IO[Any] | int, log_level: str = "warning"
+    port: int,
+    env: dict[str, str],
+    *,
+    output: IO[Any] | int,
+    log_level: str = "warning",
+    args: tuple[str, ...] = (),
 ) -> subprocess.Popen[bytes]:
     """`config.asgi:application` on 127.0.0.1:`port`, its output to `output`."""
     return subprocess.Popen(
         [sys.executable, "-m", "uvicorn", "config.asgi:application", "--host", "127.0.0.1",
-         "--port", str(port), "--lifespan", "off", "--log-level", log_level],
+         "--port", str(port), "--lifespan", "off", "--log-level", log_level, *args],
         cwd=ROOT, env=env, stdout=output, stderr=subprocess.STDOUT,
     )  # fmt: skip
 

@@ -46,11 +46,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from typing import Any, Protocol
 
 from channels.layers import get_channel_layer
 from django.conf import settings
+
+from apps.core.metrics import LAYER_ERRORS, Tally
 
 logger = logging.getLogger(__name__)
 
@@ -160,6 +162,7 @@ class Hub:
                 except Exception:
                     # The layer is down: kept here, subscribed again when it returns.
                     logger.warning("Could not subscribe to %s; events delayed", group)
+                    LAYER_ERRORS.labels("subscribe").inc()
                     self.events_failed()
                 except BaseException:
                     if not members:
@@ -221,6 +224,7 @@ class Hub:
             try:
                 await self.layer.send(channel, {"type": "hub.probe"})
             except Exception:
+                LAYER_ERRORS.labels("probe").inc()
                 self.events_failed()
                 continue
             if self.loop.time() - self._probe_back > PROBE_MISSES * interval:
@@ -245,6 +249,7 @@ class Hub:
             for group in list(self.groups):
                 await self.layer.group_add(group, self.channel)
         except Exception:
+            LAYER_ERRORS.labels("subscribe").inc()
             logger.warning("Channel layer still failing; events stay delayed")
             return
         finally:
@@ -288,11 +293,15 @@ class Hub:
         if deliver is not None:
             deliver(message, self.groups.get(message.get("group", ""), ()))
 
-    def _frame(self, message: dict[str, Any], members: Iterable[Socket]) -> None:
+    def _frame(self, message: dict[str, Any], members: Collection[Socket]) -> None:
         frame, skip = message["frame"], message.get("skip")
+        delivered = len(members)  # counted per event, not per socket (apps.core.metrics)
         for socket in members:
             if socket.socket_id != skip:
                 socket.push(frame)
+            else:
+                delivered -= 1
+        Tally.events_delivered += delivered
 
     def _badges(self, message: dict[str, Any], members: Iterable[Socket]) -> None:
         room = message.get("room")

@@ -16,6 +16,7 @@ class Action:
     TENANT_REACTIVATED = "tenant.reactivated"
     TENANT_EXPORTED = "tenant.exported"
     TENANT_DELETED = "tenant.deleted"
+    TENANT_IMPORTED = "tenant.imported"
     TICKET_REPLIED = "ticket.replied"
     TICKET_ASSIGNED = "ticket.assigned"
     TICKET_UPDATED = "ticket.updated"
@@ -52,6 +53,7 @@ class Action:
         TENANT_REACTIVATED,
         TENANT_EXPORTED,
         TENANT_DELETED,
+        TENANT_IMPORTED,
         TICKET_REPLIED,
         TICKET_ASSIGNED,
         TICKET_UPDATED,
