@@ -32,11 +32,27 @@ class RedactSecrets(logging.Filter):
         return True
 
 
+# uvicorn's three INFO lines per socket (accepted, opened, closed): each socket session
+# gets one line of our own when it ends (`apps.sockets`), with the tenant, the user and
+# the close code; theirs would double it, and cost a reconnect storm a tenth of its CPU.
+_SOCKET_CHATTER = frozenset(
+    {'%s - "WebSocket %s" [accepted]', "connection open", "connection closed"}
+)
+
+
+class DropSocketChatter(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (record.levelno == logging.INFO and record.msg in _SOCKET_CHATTER)
+
+
 def install_on_server_loggers() -> None:
     for name in SERVER_LOGGERS:
         logger = logging.getLogger(name)
         if not any(isinstance(f, RedactSecrets) for f in logger.filters):
             logger.addFilter(RedactSecrets())
+    server = logging.getLogger("uvicorn.error")
+    if not any(isinstance(f, DropSocketChatter) for f in server.filters):
+        server.addFilter(DropSocketChatter())
     # uvicorn's handlers give way to ours (same format, same redaction); its access log's
     # too, unless it runs with --no-access-log, which leaves that logger without handlers
     # and not propagating: it stays off. (Not in LOGGING: configuring `uvicorn` there would

@@ -4,6 +4,7 @@ holds while the database is away."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import tempfile
@@ -183,3 +184,28 @@ def test_workers_sharing_a_metrics_range_take_a_port_each(server, django_db_bloc
         assert f"Metrics served on http://127.0.0.1:{base + 1}/metrics" in second.lines_text()
     finally:
         second.stop()
+
+
+def test_a_socket_session_is_one_line_of_ours_not_the_servers_three(server):
+    """uvicorn's per-socket INFO lines (accepted, open, closed) are dropped: the session's
+    own line says what they said, and more."""
+    import asyncio
+
+    import websockets
+
+    async def refused() -> int | None:
+        async with websockets.connect(
+            f"ws://acme.localhost:{server.port}/ws/chat/", host="127.0.0.1"
+        ) as socket:
+            with contextlib.suppress(websockets.ConnectionClosed):
+                while True:
+                    await asyncio.wait_for(socket.recv(), 5)
+            return socket.close_code
+
+    assert asyncio.run(refused()) == 4401
+    deadline = time.monotonic() + 5
+    while not [line for line in server.lines() if line["logger"] == "apps.sockets"]:
+        assert time.monotonic() < deadline, server.lines_text()
+        time.sleep(0.1)
+    events = [line["event"] for line in server.lines() if line["logger"] == "uvicorn.error"]
+    assert not [e for e in events if "connection open" in e or "[accepted]" in e], events
