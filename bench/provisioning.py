@@ -191,19 +191,19 @@ def console(tenants: int) -> None:
         bench="console_figures",
         mode="cold",
         tenants=tenants,
-        **summary(timed(selectors.platform_figures, cold=True)),
+        **summary(timed(selectors.platform_figures_now, cold=True)),
     )
     emit(
         bench="console_figures",
         mode="warm",
         tenants=tenants,
-        **summary(timed(selectors.platform_figures, 50)),
+        **summary(timed(selectors.platform_figures_now, 50)),
     )
     emit(
         bench="console_figures",
         mode="concurrent",
         tenants=tenants,
-        **concurrent(selectors.platform_figures),
+        **concurrent(selectors.platform_figures_now),
     )
     emit(
         bench="console_tenant_page",

@@ -354,6 +354,11 @@ METRICS_PORT = int(os.environ.get("METRICS_PORT", "0"))
 METRICS_PORTS = int(os.environ.get("METRICS_PORTS", os.environ.get("WEB_CONCURRENCY", "1")))
 METRICS_BIND = os.environ.get("METRICS_BIND", "127.0.0.1")
 
+# Seconds the console's figures are shared between requests (apps.platform.selectors).
+FIGURES_CACHE_SECONDS = float(
+    os.environ.get("FIGURES_CACHE_SECONDS", "0" if RUNNING_TESTS else "5")
+)
+
 # Security headers (SecurityMiddleware and ours): nosniff, no referrer, no framing, a
 # Content-Security-Policy on API answers; in production HSTS and a redirect to HTTPS
 # (nginx redirects port 80 too; /healthz stays reachable over plain HTTP for probes).

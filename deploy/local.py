@@ -355,6 +355,9 @@ def worker_env(topology: Topology, server: dict[str, str]) -> dict[str, str]:
         "BASE_DOMAIN": topology.base_domain,
         "DB_POOL_MAX_SIZE": str(topology.pool_size),
         "PORT": str(topology.nginx_port),  # links in mails and printed URLs: the proxy
+        # Prometheus: each worker takes a free port of 9100-9101 on loopback (never proxied).
+        "METRICS_PORT": os.environ.get("METRICS_PORT", "9100"),
+        "METRICS_PORTS": "2",
         **topology.worker_env,
     }
 
