@@ -241,6 +241,11 @@ EVENTS_PROBE_INTERVAL = float(os.environ.get("EVENTS_PROBE_INTERVAL", "1"))
 # (apps.chat.shutdown): longer than the proxy keeps an idle upstream connection (1 s in
 # deploy/nginx.conf), so none is cut under a request.
 SHUTDOWN_DRAIN_SECONDS = float(os.environ.get("SHUTDOWN_DRAIN_SECONDS", "1.5"))
+# The periodic jobs' ticker thread of a server process (config/jobs.py; README: Job
+# runner), on by default when there is no broker: it takes a pooled connection per sweep,
+# so the thread counts below leave it one.
+JOBS_TICKER = env_bool("JOBS_TICKER", not os.environ.get("CELERY_BROKER_URL") and not RUNNING_TESTS)
+_TICKER_CONNECTIONS = 1 if JOBS_TICKER else 0
 # Threads running sockets' database work in each process; 0 runs it on Channels' one
 # thread-sensitive thread (the suite does, to share its transaction).
 WS_DB_THREADS = int(os.environ.get("WS_DB_THREADS", "0" if RUNNING_TESTS else "4"))
@@ -252,10 +257,15 @@ if SERVING and 0 < DB_POOL_MAX_SIZE <= WS_DB_THREADS:
 # Threads serving HTTP requests in each process (config/asgi.py); more requests wait for a
 # free one. Each holds at most one pooled connection, and so does each socket database
 # thread: together they fit the pool, so nothing waits for a connection.
-HTTP_THREADS = int(os.environ.get("HTTP_THREADS", str(max(DB_POOL_MAX_SIZE - WS_DB_THREADS, 1))))
-if SERVING and 0 < DB_POOL_MAX_SIZE < HTTP_THREADS + WS_DB_THREADS:
+HTTP_THREADS = int(
+    os.environ.get(
+        "HTTP_THREADS", str(max(DB_POOL_MAX_SIZE - WS_DB_THREADS - _TICKER_CONNECTIONS, 1))
+    )
+)
+if SERVING and 0 < DB_POOL_MAX_SIZE < HTTP_THREADS + WS_DB_THREADS + _TICKER_CONNECTIONS:
     raise ImproperlyConfigured(
-        f"HTTP_THREADS ({HTTP_THREADS}) + WS_DB_THREADS ({WS_DB_THREADS}) must not exceed "
+        f"HTTP_THREADS ({HTTP_THREADS}) + WS_DB_THREADS ({WS_DB_THREADS})"
+        f"{' + the jobs ticker (1)' if JOBS_TICKER else ''} must not exceed "
         f"DB_POOL_MAX_SIZE ({DB_POOL_MAX_SIZE})"
     )
 # Socket frames needing the database that may wait in a process before new ones are
@@ -446,7 +456,6 @@ SLA_SWEEP_SECONDS = float(os.environ.get("SLA_SWEEP_SECONDS", "15"))
 CELERY_BEAT_SCHEDULE = {
     "sla-sweep": {"task": "chat.sla_sweep", "schedule": SLA_SWEEP_SECONDS},
 }
-# The ticker thread of a server process; on by default when there is no broker.
-JOBS_TICKER = env_bool("JOBS_TICKER", JOBS_IN_PROCESS and not RUNNING_TESTS)
+# (JOBS_TICKER, the ticker thread of a server process, is set with the thread counts.)
 # Only tasks that answer (core.ping) store a result, here when set (e.g. Redis).
 CELERY_RESULT_BACKEND = os.environ.get("CELERY_RESULT_BACKEND") or None

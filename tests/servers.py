@@ -7,6 +7,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -32,16 +33,29 @@ def uvicorn(
     log_level: str = "warning",
     args: tuple[str, ...] = (),
 ) -> subprocess.Popen[bytes]:
-    """`config.asgi:application` on 127.0.0.1:`port`, its output to `output`."""
-    return subprocess.Popen(
+    """`config.asgi:application` on 127.0.0.1:`port`, its output to `output`. A pipe
+    becomes a temporary file (`piped_output` reads it): nobody drains a pipe while the
+    server runs, and a server whose request log fills one stops answering."""
+    log = tempfile.TemporaryFile() if output == subprocess.PIPE else None  # noqa: SIM115
+    process = subprocess.Popen(
         [sys.executable, "-m", "uvicorn", "config.asgi:application", "--host", "127.0.0.1",
          "--port", str(port), "--lifespan", "off", "--log-level", log_level, *args],
-        cwd=ROOT, env=env, stdout=output, stderr=subprocess.STDOUT,
+        cwd=ROOT, env=env, stdout=log or output, stderr=subprocess.STDOUT,
     )  # fmt: skip
+    _logs[process.pid] = log
+    return process
+
+
+_logs: dict[int, IO[bytes] | None] = {}
 
 
 def piped_output(process: subprocess.Popen[bytes]) -> str:
-    return process.stdout.read().decode(errors="replace")[-2000:] if process.stdout else ""
+    """The end of what a server started with `output=subprocess.PIPE` wrote."""
+    log = _logs.get(process.pid)
+    if log is None:
+        return ""
+    log.seek(0)
+    return log.read().decode(errors="replace")[-2000:]
 
 
 def wait_healthy(

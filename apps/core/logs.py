@@ -122,7 +122,12 @@ def formatter(fmt: str) -> logging.Formatter:
     renderer: Any = (
         structlog.processors.JSONRenderer()
         if fmt == "json"
-        else structlog.dev.ConsoleRenderer(colors=False)
+        # Plain tracebacks: the default (rich's, when installed) renders each frame's
+        # source and takes the interpreter lock for a long while, which a server logging
+        # many failures at once (the database away) cannot afford.
+        else structlog.dev.ConsoleRenderer(
+            colors=False, exception_formatter=structlog.dev.plain_traceback
+        )
     )
     processors: list[Any] = [structlog.stdlib.ProcessorFormatter.remove_processors_meta]
     if fmt == "json":
