@@ -41,6 +41,9 @@ class TicketOutput(serializers.Serializer):
     firstResponseAt = serializers.DateTimeField(source="first_response_at", allow_null=True)
     resolvedAt = serializers.DateTimeField(source="resolved_at", allow_null=True)
     closedAt = serializers.DateTimeField(source="closed_at", allow_null=True)
+    rating = serializers.IntegerField(allow_null=True, help_text="The requester's 1-5, once.")
+    ratingComment = serializers.CharField(source="rating_comment")
+    ratedAt = serializers.DateTimeField(source="rated_at", allow_null=True)
     createdAt = serializers.DateTimeField(source="created_at")
 
 
@@ -114,6 +117,9 @@ def _ticket_payload(channel: Channel) -> dict[str, Any] | None:
         "firstResponseAt": _time(ticket.first_response_at),
         "resolvedAt": _time(ticket.resolved_at),
         "closedAt": _time(ticket.closed_at),
+        "rating": ticket.rating,
+        "ratingComment": ticket.rating_comment,
+        "ratedAt": _time(ticket.rated_at),
         "createdAt": _time(ticket.created_at),
     }
 
