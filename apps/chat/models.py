@@ -137,6 +137,8 @@ class Channel(models.Model):
             models.Index(fields=["type", "-last_activity_at"], name="channel_type_activity_idx"),
             models.Index(fields=["assigned_to", "status"], name="channel_assignee_status_idx"),
             models.Index(fields=["tenant", "status"], name="channel_tenant_status_idx"),
+            # Reports count escalations by the time they happened.
+            models.Index(fields=["escalated_at"], name="channel_escalated_idx"),
         ]
         constraints = [
             models.UniqueConstraint(

@@ -282,6 +282,13 @@ def can_use_canned(actor: Actor, located: Located) -> Decision:
     return ALLOWED
 
 
+def can_read_reports(actor: Actor) -> Decision:
+    """A tenant's support figures: its admins, on its host (super admins: the console)."""
+    if actor.tenant.is_public or not actor.is_tenant_admin:
+        return _refused(Forbidden("Only the organisation's admins read its reports."))
+    return ALLOWED
+
+
 RATING_WINDOW = timedelta(days=7)
 
 

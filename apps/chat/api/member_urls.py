@@ -1,6 +1,6 @@
 from django.urls import path
 
-from apps.chat.api import canned, members
+from apps.chat.api import canned, members, reports
 
 urlpatterns = [
     path("members", members.MembersApi.as_view(), name="members"),
@@ -13,6 +13,7 @@ urlpatterns = [
         members.MemberReactivateApi.as_view(),
         name="member-reactivate",
     ),
+    path("reports", reports.ReportsApi.as_view(), name="reports"),
     path("canned-responses", canned.CannedResponsesApi.as_view(), name="canned-responses"),
     path(
         "canned-responses/<str:response_id>",

@@ -85,6 +85,10 @@ class Migration(migrations.Migration):
             model_name='cannedresponse',
             constraint=models.UniqueConstraint(fields=('shortcut',), name='canned_response_shortcut'),
         ),
+        migrations.AddIndex(
+            model_name='channel',
+            index=models.Index(fields=['escalated_at'], name='channel_escalated_idx'),
+        ),
         # Existing messages are all conversation: the public counters start equal to seq.
         migrations.RunSQL(
             [
