@@ -19,9 +19,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-os.environ.setdefault(
-    "DATABASE_URL", "postgres://postgres@127.0.0.1:5432/tenantchat_bench_reports"
-)
+os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/tenantchat_bench_reports")
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
 SCHEMA = "reports"

@@ -18,8 +18,11 @@ MAX_RANGE = timedelta(days=400)
 
 
 class ReportInput(serializers.Serializer):
-    # `from` is a keyword in Python: declared below.
-    to = serializers.DateTimeField(help_text="End, excluded (ISO 8601; a date is midnight UTC).")
+    # `from` is a Python keyword: declared through the class namespace.
+    locals()["from"] = serializers.DateTimeField(
+        help_text="Start, included (ISO 8601; a date alone is midnight UTC)."
+    )
+    to = serializers.DateTimeField(help_text="End, excluded (ISO 8601).")
     groupBy = serializers.ChoiceField(choices=reports.GROUPS, required=False)
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
@@ -31,13 +34,10 @@ class ReportInput(serializers.Serializer):
         return attrs
 
 
-ReportInput._declared_fields["from"] = serializers.DateTimeField(
-    help_text="Start, included (ISO 8601; a date is midnight UTC)."
-)
-# Keep the documented order: from, to, groupBy.
-ReportInput._declared_fields = {
-    name: ReportInput._declared_fields[name] for name in ("from", "to", "groupBy")
-}
+class ConsoleReportInput(ReportInput):
+    groupBy = serializers.ChoiceField(
+        choices=("day", "category", "priority", "tenant"), required=False
+    )
 
 
 class SecondsOutput(serializers.Serializer):
@@ -68,6 +68,11 @@ class GroupOutput(FiguresOutput):
     )
 
 
+class ReportFiguresOutput(serializers.Serializer):
+    totals = FiguresOutput()
+    groups = GroupOutput(many=True)
+
+
 class ReportOutput(serializers.Serializer):
     # Also `from`, `to` and `groupBy` as given (the `from` key is added by the view).
     to = serializers.DateTimeField()
@@ -76,8 +81,10 @@ class ReportOutput(serializers.Serializer):
     groups = GroupOutput(many=True)
 
 
-def report_range(query: Any) -> tuple[datetime, datetime, str | None]:
-    serializer = ReportInput(data=query)
+def report_range(
+    query: Any, shape: type[ReportInput] = ReportInput
+) -> tuple[datetime, datetime, str | None]:
+    serializer = shape(data=query)
     serializer.is_valid(raise_exception=True)
     data = serializer.validated_data
     return data["from"], data["to"], data.get("groupBy")

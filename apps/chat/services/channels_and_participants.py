@@ -20,10 +20,10 @@ from apps.chat.models import (
     SupportTicket,
 )
 from apps.chat.payloads import channel_payload
-from apps.chat.services.counting import contribution
+from apps.chat.services.counting import contribution, desk_event
 from apps.chat.services.timeline import _system, _user_groups
 from apps.core.exceptions import Conflict, InvalidInput
-from apps.records import counters
+from apps.records import counters, desk
 
 
 def _super_admins() -> list[User]:
@@ -130,12 +130,14 @@ def channel_create(
             [Participant(channel=channel, user_id=uid, role=role) for uid, role in plan.items()]
         )
         if is_ticket:
-            SupportTicket.objects.create(
+            ticket = SupportTicket.objects.create(
                 channel=channel,
                 requester=actor.user,
                 category=category or SupportTicket._meta.get_field("category").default,
                 priority=priority or SupportTicket._meta.get_field("priority").default,
             )
+            if schema != PUBLIC:
+                desk_event(actor.tenant.pk, ticket, desk.OPENED, ticket.created_at)
         channel = Channel.objects.select_related("ticket", "tenant").get(pk=channel.pk)
         if schema != PUBLIC:
             counters.add(actor.tenant.pk, channel.pk, contribution(channel))

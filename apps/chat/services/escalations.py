@@ -14,10 +14,10 @@ from apps.chat.locate import Located, channel_located
 from apps.chat.models import Channel, ChannelStatus, ChannelType, Participant, ParticipantRole
 from apps.chat.payloads import channel_payload
 from apps.chat.services.channels_and_participants import _participant_ids, _super_admins
-from apps.chat.services.counting import counted
+from apps.chat.services.counting import counted, desk_event
 from apps.chat.services.timeline import _status_changed
 from apps.core.exceptions import InvalidInput
-from apps.records import audit
+from apps.records import audit, desk
 from apps.records.audit import Action
 from apps.records.models import Escalation, EscalationState
 
@@ -80,6 +80,8 @@ def channel_escalate(*, actor: Actor, channel_id: object, reason: str) -> Channe
                     "updated_at",
                 ]
             )
+        if channel.has_ticket:
+            desk_event(located.tenant_id, channel.ticket, desk.ESCALATED, now)
         admins = _super_admins()
         existing = set(_participant_ids(channel))
         Participant.objects.bulk_create(

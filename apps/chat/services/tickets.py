@@ -31,11 +31,12 @@ from apps.chat.models import (
     TicketStatus,
 )
 from apps.chat.payloads import channel_payload
-from apps.chat.services.counting import counted
+from apps.chat.services.counting import counted, desk_event
 from apps.chat.services.escalations import _audit, _escalation_closed
 from apps.chat.services.timeline import _status_changed, _system, _user_groups
 from apps.core.exceptions import InvalidInput
 from apps.core.fields import db_int, storable_text
+from apps.records import desk
 from apps.records.audit import Action
 from apps.records.models import EscalationState
 
@@ -49,6 +50,13 @@ def _ticket_after_message(actor: Actor, located: Located) -> None:
     if policy.answers_tickets(actor, channel):
         if ticket.first_response_at is None:
             ticket.first_response_at = now
+            desk_event(
+                located.tenant_id,
+                ticket,
+                desk.FIRST_RESPONSE,
+                ticket.created_at,
+                seconds=(now - ticket.created_at).total_seconds(),
+            )
         if ticket.status == TicketStatus.OPEN:
             ticket.status = TicketStatus.IN_PROGRESS
         ticket.save(update_fields=["first_response_at", "status", "updated_at"])
@@ -192,6 +200,10 @@ def _close(
             ticket.status = ticket_status
             setattr(ticket, ticket_stamp, now)
             ticket.save(update_fields=["status", ticket_stamp, "updated_at"])
+            if ticket_status == TicketStatus.RESOLVED:
+                desk_event(located.tenant_id, ticket, desk.RESOLVED, now)
+                seconds = (now - ticket.created_at).total_seconds()
+                desk_event(located.tenant_id, ticket, desk.RESOLUTION, now, seconds=seconds)
     _escalation_closed(actor, channel, escalation)
     _status_changed(actor, located, text)
 
@@ -270,6 +282,7 @@ def ticket_rate(
         ticket = located.channel.ticket
         ticket.rating, ticket.rating_comment, ticket.rated_at = score, text, timezone.now()
         ticket.save(update_fields=["rating", "rating_comment", "rated_at", "updated_at"])
+        desk_event(located.tenant_id, ticket, desk.RATING, ticket.rated_at, bucket=score)
         channel = located.channel
         events.publish(
             "ticket_rated",
