@@ -3,8 +3,7 @@ rollups without entering any tenant schema."""
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
-from datetime import timezone as tz
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -16,7 +15,7 @@ from tests.chat.conftest import create_channel, support_ticket
 
 
 def day_range() -> str:
-    today = timezone.now().astimezone(tz.utc).date()
+    today = timezone.now().astimezone(UTC).date()
     return f"from={today.isoformat()}T00:00:00Z&to={(today + timedelta(1)).isoformat()}T00:00:00Z"
 
 
@@ -77,7 +76,7 @@ def test_every_tenant_from_rollups_without_entering_a_schema(
     assert [g["key"] for g in by_tenant["platformTickets"]["groups"]] == ["acme"]
 
     # A range ending today at midnight holds none of today's events (whole days, [from, to)).
-    today = timezone.now().astimezone(tz.utc).date()
+    today = timezone.now().astimezone(UTC).date()
     before = console.get(
         f"/api/console/reports?from={(today - timedelta(1)).isoformat()}&to={today.isoformat()}"
     ).json()
@@ -119,7 +118,7 @@ def test_console_reports_are_for_super_admins_on_the_console(
 
 
 def test_rollup_percentiles_within_ten_percent(org):
-    at = datetime(2026, 3, 1, 12, tzinfo=tz.utc)
+    at = datetime(2026, 3, 1, 12, tzinfo=UTC)
     for seconds in (60, 120, 300):
         desk.add_duration(
             tenant_id=org.tenant.pk,

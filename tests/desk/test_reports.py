@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
-from datetime import timezone as tz
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -12,7 +11,7 @@ from django_tenants.utils import schema_context
 from apps.chat import reports
 from apps.chat.models import Channel, ChannelType, SupportTicket
 
-T = datetime(2026, 3, 1, tzinfo=tz.utc)
+T = datetime(2026, 3, 1, tzinfo=UTC)
 RANGE = "from=2026-03-01T00:00:00Z&to=2026-03-03T00:00:00Z"
 
 

@@ -40,45 +40,45 @@ class ConsoleReportInput(ReportInput):
     )
 
 
-class SecondsOutput(serializers.Serializer):
+class ReportSeconds(serializers.Serializer):
     median = serializers.FloatField(allow_null=True)
     p90 = serializers.FloatField(allow_null=True)
 
 
-class CsatOutput(serializers.Serializer):
+class ReportCsat(serializers.Serializer):
     average = serializers.FloatField(allow_null=True)
     count = serializers.IntegerField()
 
 
-class FiguresOutput(serializers.Serializer):
+class ReportFigures(serializers.Serializer):
     opened = serializers.IntegerField()
     resolved = serializers.IntegerField()
     escalated = serializers.IntegerField()
-    firstResponseSeconds = SecondsOutput()
-    resolutionSeconds = SecondsOutput()
+    firstResponseSeconds = ReportSeconds()
+    resolutionSeconds = ReportSeconds()
     slaBreachRate = serializers.FloatField(
         allow_null=True, help_text="Breached share of the tickets opened; null without SLAs."
     )
-    csat = CsatOutput()
+    csat = ReportCsat()
 
 
-class GroupOutput(FiguresOutput):
+class ReportGroup(ReportFigures):
     key = serializers.CharField(
         allow_null=True, help_text="The day (YYYY-MM-DD, UTC), category, priority or user id."
     )
 
 
 class ReportFiguresOutput(serializers.Serializer):
-    totals = FiguresOutput()
-    groups = GroupOutput(many=True)
+    totals = ReportFigures()
+    groups = ReportGroup(many=True)
 
 
 class ReportOutput(serializers.Serializer):
-    # Also `from`, `to` and `groupBy` as given (the `from` key is added by the view).
+    locals()["from"] = serializers.DateTimeField()
     to = serializers.DateTimeField()
     groupBy = serializers.CharField(allow_null=True)
-    totals = FiguresOutput()
-    groups = GroupOutput(many=True)
+    totals = ReportFigures()
+    groups = ReportGroup(many=True)
 
 
 def report_range(

@@ -239,7 +239,7 @@ class FiguresApi(ConsoleApi):
 
 
 class ConsoleReportOutput(serializers.Serializer):
-    # Also `from` (a keyword in Python), as in `/api/reports`.
+    locals()["from"] = serializers.DateTimeField()
     to = serializers.DateTimeField()
     groupBy = serializers.CharField(allow_null=True)
     tenants = ReportFiguresOutput(
@@ -250,6 +250,7 @@ class ConsoleReportOutput(serializers.Serializer):
 
 
 class TenantReportOutput(serializers.Serializer):
+    locals()["from"] = serializers.DateTimeField()
     to = serializers.DateTimeField()
     groupBy = serializers.CharField(allow_null=True)
     tenant = serializers.CharField()
