@@ -9,7 +9,7 @@ HOST ?= 127.0.0.1
 WS_MAX_SIZE ?= 1048576
 
 .PHONY: run test check install install-dev migrate seed lint bench bench-quick \
-	bench-channel-list bench-layers bench-provisioning bench-messages recount
+	bench-channel-list bench-layers bench-provisioning bench-messages bench-reports recount
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -58,6 +58,9 @@ bench-quick: install-dev
 # Earlier focused benchmarks (README: Channel layer; Tenants; Tests and benchmarks).
 bench-channel-list: install-dev
 	$(BIN)/python bench/channel_list.py
+
+bench-reports: install-dev
+	$(BIN)/python bench/reports.py
 
 bench-layers: install-dev
 	$(BIN)/python bench/layers.py
