@@ -264,3 +264,20 @@ async def expect_any(socket: Any) -> dict[str, Any]:
     import json
 
     return json.loads(await socket.receive_from(timeout=0.5))
+
+
+def test_console_escalation_reply_as_a_note(org, super_admin, public_tenant, client_for):
+    player = client_for(org.tenant, org.player)
+    admin = client_for(org.tenant, org.admin)
+    cid = support_ticket(player)["id"]
+    admin.put(f"/api/chat/channels/{cid}/escalate", {"reason": "bug"}, format="json")
+    console = client_for(public_tenant, super_admin)
+    escalation = console.get("/api/console/escalations").json()["escalations"][0]["id"]
+    url = f"/api/console/escalations/{escalation}/messages"
+    noted = console.post(url, {"content": "platform-side note", "kind": "NOTE"}, format="json")
+    assert noted.status_code == 201, noted.json()
+    assert console.post(url, {"kind": "NOTE"}, format="json").status_code == 400
+    seen = player.get(f"/api/chat/channels/{cid}").json()["messages"]["messages"]
+    assert "platform-side note" not in [m["content"] for m in seen]
+    staff = admin.get(f"/api/chat/channels/{cid}").json()["messages"]["messages"]
+    assert "platform-side note" in [m["content"] for m in staff]

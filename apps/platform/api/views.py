@@ -365,13 +365,17 @@ class EscalationMessagesApi(ConsoleApi):
         request=MessageCreateInput,
         responses={201: MessageOutput},
         tags=TAGS,
-        summary="Reply in the tenant's channel as SUPER_ADMIN",
+        summary="Reply in the tenant's channel as SUPER_ADMIN (or an internal note)",
     )
     def post(self, request: HostRequest, escalation_id: int) -> Response:
         found = selectors.escalation_for(actor=request.actor, escalation_id=escalation_id)
         data = validated(MessageCreateInput, request.data)
         message = chat_services.message_send(
-            actor=found.actor, channel_id=found.escalation.channel_id, content=data["content"]
+            actor=found.actor,
+            channel_id=found.escalation.channel_id,
+            content=data.get("content"),
+            kind=data["kind"],
+            canned_response_id=data.get("cannedResponseId"),
         )
         return Response(message_payload(message), status=201)
 
