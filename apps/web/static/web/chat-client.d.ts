@@ -19,7 +19,8 @@ export interface Message {
   seq: number;
   sender: UserBrief | null;
   senderType: string;
-  kind: "USER" | "SYSTEM";
+  /** NOTE: an internal note, shown to the ticket's staff only. */
+  kind: "USER" | "SYSTEM" | "NOTE";
   content: string | null;
   createdAt: string;
   removedAt: string | null;
@@ -34,8 +35,25 @@ export interface Ticket {
   firstResponseAt: string | null;
   resolvedAt: string | null;
   closedAt: string | null;
+  rating: number | null;
+  ratingComment: string;
+  ratedAt: string | null;
   createdAt: string;
 }
+
+export interface CannedResponse { id: number; shortcut: string; title: string; body: string; createdBy: number; createdAt: string; updatedAt: string }
+
+export interface ReportFigures {
+  opened: number;
+  resolved: number;
+  escalated: number;
+  firstResponseSeconds: { median: number | null; p90: number | null };
+  resolutionSeconds: { median: number | null; p90: number | null };
+  slaBreachRate: number | null;
+  csat: { average: number | null; count: number };
+}
+
+export interface Report { from: string; to: string; groupBy: string | null; totals: ReportFigures; groups: (ReportFigures & { key: string | null })[] }
 
 export interface Channel {
   id: string;
@@ -105,7 +123,12 @@ export interface ChatApi {
   channel(id: string): Promise<ChannelDetail>;
   archive(id: string): Promise<unknown>;
   messages(id: string, query?: { before?: number; after?: number; limit?: number }): Promise<MessagePage>;
-  send(id: string, content: string): Promise<Message>;
+  send(id: string, content: string, kind?: "USER" | "NOTE"): Promise<Message>;
+  sendCanned(id: string, cannedResponseId: number): Promise<Message>;
+  rate(id: string, rating: number, comment?: string): Promise<Channel>;
+  cannedResponses(query?: { shortcut?: string }): Promise<{ cannedResponses: CannedResponse[] }>;
+  createCannedResponse(body: { shortcut: string; title: string; body: string }): Promise<CannedResponse>;
+  reports(query: { from: string; to: string; groupBy?: "day" | "category" | "priority" | "assignee" }): Promise<Report>;
   removeMessage(id: string, messageId: number): Promise<Message>;
   escalate(id: string, reason: string): Promise<Channel>;
   assign(id: string, assigneeId: number): Promise<Channel>;
@@ -167,7 +190,7 @@ export interface ChatSocket {
   on(name: string, handler: (data: any) => void): () => void;
   join(channelId: string, from?: { afterId?: number; afterSeq?: number }): Promise<void>;
   leave(channelId: string): Promise<void>;
-  send(channelId: string, content: string): Promise<Message>;
+  send(channelId: string, content: string, kind?: "USER" | "NOTE"): Promise<Message>;
   markRead(channelId: string, messageId: number): Promise<{ channelId: string; lastReadSeq: number; unreadCount: number }>;
   typing(channelId: string): void;
   stopTyping(channelId: string): void;

@@ -29,7 +29,7 @@
  * @property {number} seq            Position in the channel: 1, 2, 3, ...
  * @property {UserBrief | null} sender  Null for SYSTEM messages.
  * @property {string} senderType
- * @property {"USER" | "SYSTEM"} kind
+ * @property {"USER" | "SYSTEM" | "NOTE"} kind  NOTE: an internal note (ticket staff only)
  * @property {string | null} content  Null once a moderator removed it.
  * @property {string} createdAt
  * @property {string | null} removedAt
@@ -43,6 +43,9 @@
  * @property {string | null} firstResponseAt
  * @property {string | null} resolvedAt
  * @property {string | null} closedAt
+ * @property {number | null} rating  The requester's 1-5, once resolved
+ * @property {string} ratingComment
+ * @property {string | null} ratedAt
  * @property {string} createdAt
  *
  * @typedef {Object} Channel
@@ -207,8 +210,19 @@ export function chatApi(options = {}) {
      */
     messages: (id, query = {}) => request("GET", `${ch(id)}/messages`, { query }),
     /** @returns {Promise<Message>} */
-    send: (/** @type {string} */ id, /** @type {string} */ content) =>
-      request("POST", `${ch(id)}/messages`, { body: { content } }),
+    send: (/** @type {string} */ id, /** @type {string} */ content, kind = "USER") =>
+      request("POST", `${ch(id)}/messages`, { body: { content, kind } }),
+    /** A canned response, rendered for the ticket by the server. */
+    sendCanned: (/** @type {string} */ id, /** @type {number} */ cannedResponseId) =>
+      request("POST", `${ch(id)}/messages`, { body: { cannedResponseId } }),
+    rate: (/** @type {string} */ id, /** @type {number} */ rating, comment = "") =>
+      request("POST", `${ch(id)}/rating`, { body: { rating, comment } }),
+    /** @param {{ shortcut?: string }} [query] */
+    cannedResponses: (query = {}) => request("GET", "/api/canned-responses", { query }),
+    /** @param {{ shortcut: string, title: string, body: string }} body */
+    createCannedResponse: (body) => request("POST", "/api/canned-responses", { body }),
+    /** @param {{ from: string, to: string, groupBy?: string }} query */
+    reports: (query) => request("GET", "/api/reports", { query }),
     /** @returns {Promise<Message>} */
     removeMessage: (/** @type {string} */ id, /** @type {number} */ messageId) =>
       request("DELETE", `${ch(id)}/messages/${messageId}`),
@@ -635,8 +649,8 @@ export function chatSocket(options) {
       if (!rooms.delete(channelId)) return;
       if (state === "open") await request("leave_channel", { channelId }).catch(() => null);
     },
-    /** @param {string} channelId @param {string} content @returns {Promise<Message>} */
-    send: (channelId, content) => request("send_message", { channelId, content }),
+    /** @param {string} channelId @param {string} content @param {"USER" | "NOTE"} [kind] @returns {Promise<Message>} */
+    send: (channelId, content, kind = "USER") => request("send_message", { channelId, content, kind }),
     /** @param {string} channelId @param {number} messageId */
     markRead: (channelId, messageId) => request("mark_read", { channelId, messageId }),
     /** @param {string} channelId */

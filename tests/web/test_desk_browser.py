@@ -1,0 +1,90 @@
+"""The support desk in the browser: a note the requester never sees, a canned response
+picked and sent, the requester's rating after resolve, and the admin's reports."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from playwright.sync_api import expect
+
+from tests.web.conftest import People, Rest, shot
+
+ACME = "acme.localhost"
+
+
+def _open(page: Any, subject: str) -> None:
+    page.locator("#channel-list a", has_text=subject).click()
+    expect(page.locator("#thread-subject")).to_have_text(subject)
+
+
+def _send(page: Any, text: str) -> None:
+    page.fill("#composer-input", text)
+    page.press("#composer-input", "Enter")
+
+
+def test_notes_canned_responses_rating_and_reports(open_page, people: People, rest: Rest):
+    player_token = rest.login(ACME, people.player)
+    admin_token = rest.login(ACME, people.admin)
+    rest.call(
+        ACME,
+        "POST",
+        "/api/canned-responses",
+        {
+            "shortcut": "refund-web",
+            "title": "Refund on its way",
+            "body": "Hi {requester.name}, {agent.name} here: {ticket.subject} is done.",
+        },
+        admin_token,
+    )
+    rest.call(
+        ACME,
+        "POST",
+        "/api/chat/channels",
+        {"type": "SUPPORT", "subject": "Refund please"},
+        player_token,
+    )
+    admin = open_page(ACME, people.admin)
+    player = open_page(ACME, people.player)
+    _open(admin, "Refund please")
+    _open(player, "Refund please")
+
+    # The requester has no note switch nor canned responses.
+    expect(player.locator("#composer-tools")).to_be_hidden()
+    admin.check("#note-toggle")
+    _send(admin, "Second refund this month, check the account")
+    expect(admin.locator(".msg-note .msg-body")).to_have_text(
+        "Second refund this month, check the account"
+    )
+    admin.uncheck("#note-toggle")
+    _send(admin, "Looking into it")
+    expect(player.locator(".msg-body").last).to_have_text("Looking into it")
+    expect(player.get_by_text("Second refund this month")).to_have_count(0)
+    expect(player.locator(".msg-note")).to_have_count(0)
+    shot(admin, "desk-note")
+
+    admin.click("#canned-open")
+    admin.fill("#canned-search", "refund")
+    admin.locator("#canned-list button", has_text="Refund on its way").click()
+    rendered = "Hi Pat Player, Ada Admin here: Refund please is done."
+    expect(player.locator(".msg-body").last).to_have_text(rendered)
+    expect(admin.locator(".msg-body").last).to_have_text(rendered)
+
+    expect(player.locator("#rating-form")).to_be_hidden()
+    admin.get_by_role("button", name="Resolve").click()
+    expect(player.locator("#rating-form")).to_be_visible()
+    player.locator("#rating-form").get_by_label("4").check()
+    player.fill("#rating-comment", "Quick, thanks")
+    player.locator("#rating-form button[type=submit]").click()
+    expect(player.locator("#rating-form")).to_be_hidden()
+    expect(admin.locator("#thread-meta")).to_contain_text("Rated 4/5")
+    shot(player, "desk-rated")
+
+    admin.click("#reports-open")
+    admin.select_option("#reports-group", "priority")
+    admin.locator("#reports-form button[type=submit]").click()
+    totals = admin.locator("#reports-totals")
+    expect(totals).to_contain_text("Opened")
+    expect(totals).to_contain_text("4.0 / 5")
+    expect(admin.locator("#reports-chart .chart-row").first).to_be_visible()
+    shot(admin, "desk-reports")
+    assert player.locator("#reports-open").is_hidden()
