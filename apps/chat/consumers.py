@@ -416,7 +416,9 @@ class ChatConsumer(AsyncWebsocketConsumer):
             self.notes[key] = notes
         elif (joined_notes := self.notes.pop(key, None)) is not None:
             await self.hub.leave(joined_notes, self)
-        return "joined", {"channelId": str(channel_id)}
+        # `notes`: this socket gets the ticket's internal notes, so `seq` runs without gaps
+        # here; otherwise `publicSeq` does (a client looks for lost events by it).
+        return "joined", {"channelId": str(channel_id), "notes": notes is not None}
 
     async def on_leave_channel(self, data: dict[str, Any]) -> Reply:
         (channel_id,) = _required(data, "channelId")

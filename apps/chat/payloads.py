@@ -21,6 +21,11 @@ class MessageOutput(serializers.Serializer):
     id = serializers.IntegerField()
     channelId = serializers.UUIDField(source="channel_id")
     seq = serializers.IntegerField(help_text="Position in the channel: 1, 2, 3, ...")
+    publicSeq = serializers.IntegerField(
+        source="public_seq",
+        help_text="How many messages that are not internal notes the channel holds up to "
+        "this one: consecutive for those who do not see notes (whose `seq` has gaps).",
+    )
     sender = UserBrief(allow_null=True, help_text="Null for SYSTEM messages.")
     senderType = serializers.CharField(source="sender_type")
     kind = serializers.CharField()
@@ -90,6 +95,7 @@ def message_payload(message: Message) -> dict[str, Any]:
         "id": message.pk,
         "channelId": str(message.channel_id),
         "seq": message.seq,
+        "publicSeq": message.public_seq,
         "sender": _user_brief(message.sender),
         "senderType": message.sender_type,
         "kind": message.kind,

@@ -160,9 +160,9 @@ def test_notes_over_sockets_reach_staff_only(org, client_for):
         player = await connect(org.tenant, org.player)
         admin = await connect(org.tenant, org.admin)
         team = await connect(org.tenant, org.team)
-        for socket in (player, admin, team):
+        for socket, notes in ((player, False), (admin, True), (team, True)):
             await send(socket, "join_channel", channelId=cid)
-            await expect(socket, "joined")
+            assert (await expect(socket, "joined"))["notes"] is notes
 
         await send(player, "send_message", channelId=cid, content="n", kind="NOTE")
         assert (await expect(player, "error"))["code"] == "permission_denied"
@@ -196,7 +196,10 @@ def test_notes_over_sockets_reach_staff_only(org, client_for):
         await expect(admin, "message_sent")
         await commit()
         for socket in (player, admin, team):
-            assert (await expect(socket, "new_message"))["content"] == "hello"
+            hello = await expect(socket, "new_message")
+            assert hello["content"] == "hello"
+            # The requester's `seq` skips the note; `publicSeq` runs on (SYSTEM was 1).
+            assert (hello["seq"], hello["publicSeq"]) == (3, 2)
         for socket in (player, admin, team):
             await socket.disconnect()
 

@@ -338,7 +338,11 @@ async function openChannel(id) {
   const newest = page.messages[0];
   renderChannels();
   try {
-    await socket.join(id, { afterId: newest ? newest.id : 0, afterSeq: newest ? newest.seq : 0 });
+    await socket.join(id, {
+      afterId: newest ? newest.id : 0,
+      afterSeq: newest ? newest.seq : 0,
+      afterPublicSeq: newest ? newest.publicSeq : 0,
+    });
   } catch (error) {
     toast(`Live updates paused: ${error.message}`, "error");
   }

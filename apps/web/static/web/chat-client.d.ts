@@ -17,6 +17,8 @@ export interface Message {
   id: number;
   channelId: string;
   seq: number;
+  /** The position not counting internal notes: consecutive where `seq` skips notes. */
+  publicSeq: number;
   sender: UserBrief | null;
   senderType: string;
   /** NOTE: an internal note, shown to the ticket's staff only. */
@@ -188,7 +190,7 @@ export interface ChatSocket {
   on(name: "fatal", handler: (data: { code: number; error: { code: string; message: string } | null }) => void): () => void;
   on(name: "unread_changed", handler: (data: { channelId: string; unreadCount: number }) => void): () => void;
   on(name: string, handler: (data: any) => void): () => void;
-  join(channelId: string, from?: { afterId?: number; afterSeq?: number }): Promise<void>;
+  join(channelId: string, from?: { afterId?: number; afterSeq?: number; afterPublicSeq?: number }): Promise<void>;
   leave(channelId: string): Promise<void>;
   send(channelId: string, content: string, kind?: "USER" | "NOTE"): Promise<Message>;
   markRead(channelId: string, messageId: number): Promise<{ channelId: string; lastReadSeq: number; unreadCount: number }>;

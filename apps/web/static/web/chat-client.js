@@ -27,6 +27,7 @@
  * @property {number} id
  * @property {string} channelId
  * @property {number} seq            Position in the channel: 1, 2, 3, ...
+ * @property {number} publicSeq      The same, not counting internal notes
  * @property {UserBrief | null} sender  Null for SYSTEM messages.
  * @property {string} senderType
  * @property {"USER" | "SYSTEM" | "NOTE"} kind  NOTE: an internal note (ticket staff only)
@@ -348,8 +349,10 @@ export function chatSocket(options) {
   const pending = new Map();
   /**
    * Joined rooms: the last message delivered (by seq), and live messages held while a
-   * catch-up runs.
-   * @typedef {{ lastSeq: number, lastId: number, tracked: boolean, syncing: boolean, held: Message[] }} Room
+   * catch-up runs. Those who do not get a ticket's internal notes (`notes` false in the
+   * join's reply) see gaps in `seq` where notes sit, so they look for lost events by
+   * `publicSeq`, which counts the other messages.
+   * @typedef {{ lastSeq: number, lastPublicSeq: number, notes: boolean, lastId: number, tracked: boolean, syncing: boolean, held: Message[] }} Room
    * @type {Map<string, Room>}
    */
   const rooms = new Map();
@@ -490,7 +493,11 @@ export function chatSocket(options) {
       return;
     }
     if (message.seq <= room.lastSeq) return;
-    if (room.tracked && message.seq > room.lastSeq + 1) {
+    const gap =
+      room.notes || message.publicSeq === undefined
+        ? message.seq > room.lastSeq + 1
+        : message.publicSeq > room.lastPublicSeq + 1;
+    if (room.tracked && gap) {
       // A gap (an event the layer lost): fetch what is missing first.
       room.held.push(message);
       catchUp(message.channelId).catch(() => null);
@@ -545,8 +552,10 @@ export function chatSocket(options) {
   /** @param {string} channelId */
   async function rejoin(channelId) {
     try {
-      await request("join_channel", { channelId });
-      if (rooms.get(channelId)?.tracked) await catchUp(channelId);
+      const reply = await request("join_channel", { channelId });
+      const room = rooms.get(channelId);
+      if (room) room.notes = !!reply.notes; // the role may have changed meanwhile
+      if (room?.tracked) await catchUp(channelId);
     } catch (error) {
       emit("error", { code: error.code, message: error.message, channelId });
     }
@@ -585,6 +594,7 @@ export function chatSocket(options) {
     if (message.seq <= room.lastSeq) return;
     room.tracked = true;
     room.lastSeq = message.seq;
+    room.lastPublicSeq = message.publicSeq ?? room.lastPublicSeq;
     room.lastId = message.id;
     emit("message", message);
   }
@@ -628,12 +638,14 @@ export function chatSocket(options) {
      * newest message the page already shows) it first delivers, through `message`, every
      * message after it: nothing sent between loading the history and joining is missed.
      * @param {string} channelId
-     * @param {{ afterId?: number, afterSeq?: number }} [from]
+     * @param {{ afterId?: number, afterSeq?: number, afterPublicSeq?: number }} [from]
      */
     async join(channelId, from = {}) {
       /** @type {Room} */
       const room = {
         lastSeq: from.afterSeq || 0,
+        lastPublicSeq: from.afterPublicSeq || 0,
+        notes: false,
         lastId: from.afterId || 0,
         tracked: from.afterId !== undefined,
         syncing: false,
@@ -641,7 +653,7 @@ export function chatSocket(options) {
       };
       rooms.set(channelId, room);
       if (state !== "open") return; // joined (and caught up) once connected
-      await request("join_channel", { channelId });
+      room.notes = !!(await request("join_channel", { channelId })).notes;
       if (room.tracked) await catchUp(channelId);
     },
     /** @param {string} channelId */
