@@ -10,7 +10,9 @@ import pytest
 from django.db import connections
 from django.utils import timezone
 
+from apps.platform.recount import recount
 from apps.records import desk
+from apps.records.models import DeskRollup
 from tests.chat.conftest import create_channel, support_ticket
 
 
@@ -136,3 +138,22 @@ def test_rollup_percentiles_within_ten_percent(org):
     assert p90 == pytest.approx(264, rel=0.1)
     empty = desk.report(start=date(2026, 3, 2), end=date(2026, 3, 3), group="day")
     assert empty["groups"] == [] and empty["totals"]["opened"] == 0
+
+
+def test_recount_rebuilds_the_rollups_the_writes_kept(
+    org, other_org, super_admin, public_tenant, client_for
+):
+    activity(org, other_org, super_admin, public_tenant, client_for)
+    columns = ("tenant_id", "day", "category", "priority", "metric", "bucket", "count")
+    kept = sorted(DeskRollup.objects.values_list(*columns))
+    assert {row[4] for row in kept} == {
+        "opened",
+        "first_response",
+        "resolved",
+        "resolution",
+        "rating",
+        "escalated",
+    }
+    DeskRollup.objects.all().delete()
+    recount()
+    assert sorted(DeskRollup.objects.values_list(*columns)) == kept
