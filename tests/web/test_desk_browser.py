@@ -102,3 +102,12 @@ def test_notes_canned_responses_rating_and_reports(open_page, people: People, re
     expect(admin.locator("#reports-chart .chart-row").first).to_be_visible()
     shot(admin, "desk-reports")
     assert player.locator("#reports-open").is_hidden()
+
+    # The console: every tenant's desk from the rollups, and the platform's tickets.
+    console = open_page("localhost", people.super_admin)
+    console.click("#nav a[data-view=reports]")
+    expect(console.locator(".panel h2", has_text="Every tenant")).to_be_visible()
+    console.select_option("#report-group", "tenant")
+    console.locator(".report-form button[type=submit]").click()
+    expect(console.locator(".reports-out svg").first).to_contain_text("acme")
+    shot(console, "console-reports")

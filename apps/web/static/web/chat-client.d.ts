@@ -148,6 +148,8 @@ export interface ChatApi {
     tenants(query?: { status?: string; search?: string; after?: string; limit?: number }): Promise<any>;
     provision(body: { slug: string; name: string; adminEmail: string; adminName?: string }): Promise<any>;
     tenant(slug: string): Promise<any>;
+    reports(query: { from: string; to: string; groupBy?: "day" | "category" | "priority" | "tenant" }): Promise<{ from: string; to: string; groupBy: string | null; tenants: Omit<Report, "from" | "to" | "groupBy">; platformTickets: Omit<Report, "from" | "to" | "groupBy"> }>;
+    tenantReports(slug: string, query: { from: string; to: string; groupBy?: "day" | "category" | "priority" | "assignee" }): Promise<{ from: string; to: string; groupBy: string | null; tenant: string; desk: Omit<Report, "from" | "to" | "groupBy">; platformTickets: Omit<Report, "from" | "to" | "groupBy"> }>;
     suspend(slug: string, reason: string): Promise<any>;
     reactivate(slug: string): Promise<any>;
     exportTenant(slug: string): Promise<Blob>;

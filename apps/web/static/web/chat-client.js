@@ -282,6 +282,10 @@ export function chatApi(options = {}) {
       remove: (/** @type {string} */ slug, /** @type {string} */ confirm) =>
         request("DELETE", tenant(slug), { body: { confirm } }),
       figures: () => request("GET", "/api/console/figures"),
+      /** Every tenant (rollups) and the platform's tickets. @param {{ from: string, to: string, groupBy?: string }} query */
+      reports: (query) => request("GET", "/api/console/reports", { query }),
+      /** One tenant's desk and platform tickets. @param {string} slug @param {{ from: string, to: string, groupBy?: string }} query */
+      tenantReports: (slug, query) => request("GET", `${tenant(slug)}/reports`, { query }),
       /** @param {Record<string, unknown>} [query] */
       tickets: (query = {}) => request("GET", "/api/console/tickets", { query }),
       /** @param {Record<string, unknown>} [query] */

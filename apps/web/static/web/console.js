@@ -119,6 +119,7 @@ function route() {
     escalations: () => (id ? escalationView(root, Number(id)) : escalationsView(root)),
     ticket: () => ticketView(root, id),
     audit: () => auditView(root),
+    reports: () => reportsView(root),
   };
   const render = views[/** @type {keyof typeof views} */ (view)] || (() => overview(root));
   render().catch((/** @type {any} */ error) => {
@@ -217,6 +218,95 @@ async function overview(root) {
       ], "Escalations and tenant tickets waiting")),
     ),
   );
+}
+
+// --- reports -----------------------------------------------------------------------------
+
+/** @param {Date} day */
+const isoDay = (day) => day.toISOString().slice(0, 10);
+
+/** @param {number | null} seconds */
+function duration(seconds) {
+  if (seconds === null) return "–";
+  if (seconds < 90) return `${Math.round(seconds)} s`;
+  if (seconds < 5400) return `${Math.round(seconds / 60)} min`;
+  if (seconds < 172800) return `${(seconds / 3600).toFixed(1)} h`;
+  return `${(seconds / 86400).toFixed(1)} d`;
+}
+
+/** Figures and a chart of tickets opened per group. @param {string} title @param {any} part @param {string} groupBy */
+function reportPanel(title, part, groupBy) {
+  const t = part.totals;
+  /** @param {string} name @param {string} value */
+  const item = (name, value) => h("div", {}, h("dt", { text: name }), h("dd", { text: value }));
+  const bars = part.groups.map((/** @type {any} */ g) => ({
+    label: g.key === null ? "–" : groupBy === "day" || groupBy === "tenant" ? g.key : label(g.key),
+    value: g.opened,
+    color: "#5c7cfa",
+  }));
+  return panel(
+    title,
+    h(
+      "dl",
+      { class: "report-figures" },
+      item("Opened", String(t.opened)),
+      item("Resolved", String(t.resolved)),
+      item("Escalated", String(t.escalated)),
+      item("First response (median / p90)", `${duration(t.firstResponseSeconds.median)} / ${duration(t.firstResponseSeconds.p90)}`),
+      item("Resolution (median / p90)", `${duration(t.resolutionSeconds.median)} / ${duration(t.resolutionSeconds.p90)}`),
+      item("SLA breached", t.slaBreachRate === null ? "–" : `${Math.round(t.slaBreachRate * 100)} %`),
+      item("Satisfaction", t.csat.average === null ? "–" : `${t.csat.average.toFixed(1)} / 5 (${t.csat.count})`),
+    ),
+    bars.length ? barChart(bars.slice(0, 40), `Tickets opened per ${groupBy}`) : null,
+  );
+}
+
+/** @param {HTMLElement} root */
+async function reportsView(root) {
+  const today = new Date();
+  const from = /** @type {HTMLInputElement} */ (h("input", { type: "date", id: "report-from", value: isoDay(new Date(today.getTime() - 29 * 86400000)) }));
+  const to = /** @type {HTMLInputElement} */ (h("input", { type: "date", id: "report-to", value: isoDay(new Date(today.getTime() + 86400000)) }));
+  const group = /** @type {HTMLSelectElement} */ (h("select", { id: "report-group" }));
+  fillSelect(group, [["", "Nothing (totals)"], ["day", "Day"], ["category", "Category"], ["priority", "Priority"], ["tenant", "Tenant"]]);
+  const tenantInput = /** @type {HTMLInputElement} */ (h("input", { id: "report-tenant", placeholder: "every tenant", maxlength: 63 }));
+  const out = h("div", { class: "reports-out" });
+  const error = h("div", { class: "form-error", role: "alert", hidden: true });
+  const show = async (/** @type {Event} */ event) => {
+    event.preventDefault();
+    const slug = tenantInput.value.trim();
+    const groupBy = group.value === "tenant" && slug ? "" : group.value;
+    const query = { from: from.value, to: to.value, ...(groupBy ? { groupBy } : {}) };
+    try {
+      if (slug) {
+        const r = await api.console.tenantReports(slug, /** @type {any} */ (query));
+        out.replaceChildren(
+          reportPanel(`${r.tenant}: its support desk`, r.desk, groupBy),
+          reportPanel(`${r.tenant}: its platform tickets`, r.platformTickets, groupBy),
+        );
+      } else {
+        const r = await api.console.reports(/** @type {any} */ (query));
+        out.replaceChildren(
+          reportPanel("Every tenant's support desk (daily rollups)", r.tenants, groupBy),
+          reportPanel("Platform-support tickets", r.platformTickets, groupBy),
+        );
+      }
+      showError(error, null);
+    } catch (e) {
+      showError(error, e);
+    }
+  };
+  const form = h(
+    "form",
+    { class: "panel report-form", novalidate: true, onsubmit: show },
+    h("div", {}, h("label", { for: "report-from", text: "From" }), from),
+    h("div", {}, h("label", { for: "report-to", text: "To (not included)" }), to),
+    h("div", {}, h("label", { for: "report-group", text: "Group by" }), group),
+    h("div", {}, h("label", { for: "report-tenant", text: "Tenant" }), tenantInput),
+    h("button", { type: "submit", class: "btn btn-primary", text: "Show" }),
+    error,
+  );
+  root.replaceChildren(h("h1", { text: "Support reports" }), form, out);
+  form.requestSubmit();
 }
 
 // --- tenants -----------------------------------------------------------------------------
