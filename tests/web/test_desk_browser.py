@@ -77,7 +77,17 @@ def test_notes_canned_responses_rating_and_reports(open_page, people: People, re
     shot(admin, "desk-note")
 
     admin.click("#canned-open")
+    # Tenant admins save new ones in the picker; a bad placeholder is refused there.
+    admin.fill("#canned-shortcut", "thanks-web")
+    admin.fill("#canned-title-input", "Thanks")
+    admin.fill("#canned-body", "Thanks {requester.email}")
+    admin.locator("#canned-new button[type=submit]").click()
+    expect(admin.locator("#canned-error")).to_contain_text("Unknown placeholder")
+    admin.fill("#canned-body", "Thanks, {requester.name}!")
+    admin.locator("#canned-new button[type=submit]").click()
+    expect(admin.locator("#canned-list button", has_text="Thanks")).to_be_visible()
     admin.fill("#canned-search", "refund")
+    expect(admin.locator("#canned-list button")).to_have_count(1)
     admin.locator("#canned-list button", has_text="Refund on its way").click()
     rendered = "Hi Pat Player, Ada Admin here: Refund please is done."
     expect(player.locator(".msg-body").last).to_have_text(rendered)

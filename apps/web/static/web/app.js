@@ -712,6 +712,7 @@ async function openCanned() {
   const dialog = /** @type {HTMLDialogElement} */ (byId("canned-dialog"));
   const search = /** @type {HTMLInputElement} */ (byId("canned-search"));
   search.value = "";
+  byId("canned-new").hidden = !me || me.role !== "TENANT_ADMIN";
   dialog.showModal();
   search.focus();
   await listCanned();
@@ -741,6 +742,21 @@ async function listCanned() {
       ),
     ),
   );
+}
+
+/** Tenant admins save a canned response from the picker. @param {SubmitEvent} event */
+async function saveCanned(event) {
+  event.preventDefault();
+  /** @param {string} id */
+  const value = (id) => /** @type {HTMLInputElement} */ (byId(id)).value;
+  try {
+    await api.createCannedResponse({ shortcut: value("canned-shortcut"), title: value("canned-title-input"), body: value("canned-body") });
+    /** @type {HTMLFormElement} */ (byId("canned-new")).reset();
+    showError(byId("canned-error"), null);
+    await listCanned();
+  } catch (error) {
+    showError(byId("canned-error"), error);
+  }
 }
 
 /** Sends the canned response, rendered for this ticket by the server. @param {number} id */
@@ -865,6 +881,7 @@ function wireStaticControls() {
     clearTimeout(cannedTimer);
     cannedTimer = setTimeout(listCanned, 200);
   });
+  byId("canned-new").addEventListener("submit", saveCanned);
   byId("rating-form").addEventListener("submit", submitRating);
   fillSelect(/** @type {HTMLSelectElement} */ (byId("reports-group")), REPORT_GROUPS.map((g) => /** @type {[string, string]} */ ([g, g ? label(g.toUpperCase()) : "Nothing (totals)"])));
   byId("reports-open").addEventListener("click", openReports);
