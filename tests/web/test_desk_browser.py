@@ -121,3 +121,40 @@ def test_notes_canned_responses_rating_and_reports(open_page, people: People, re
     console.locator(".report-form button[type=submit]").click()
     expect(console.locator(".reports-out svg").first).to_contain_text("acme")
     shot(console, "console-reports")
+
+
+def test_the_console_answers_a_platform_ticket_with_a_note_and_a_canned_response(
+    open_page, people: People, rest: Rest
+):
+    admin_token = rest.login(ACME, people.admin)
+    super_token = rest.login("localhost", people.super_admin)
+    rest.call(
+        "localhost",
+        "POST",
+        "/api/canned-responses",
+        {"shortcut": "invoice-web", "title": "Invoice sent", "body": "{requester.name}: sent."},
+        super_token,
+    )
+    ticket = rest.call(
+        ACME,
+        "POST",
+        "/api/chat/channels",
+        {"type": "PLATFORM_SUPPORT", "subject": "Invoice copy"},
+        admin_token,
+    )
+    admin = open_page(ACME, people.admin)
+    _open(admin, "Invoice copy")
+    expect(admin.locator("#composer-tools")).to_be_hidden()  # the asker, not the staff
+
+    console = open_page("localhost", people.super_admin)
+    console.evaluate(f"location.hash = '#/ticket/{ticket['id']}'")
+    expect(console.locator(".thread-title h2")).to_have_text("Invoice copy")
+    console.locator(".note-check").check()
+    console.fill("#composer-input", "Billing system shows two accounts")
+    console.press("#composer-input", "Enter")
+    expect(console.locator(".msg-note .msg-body")).to_have_text("Billing system shows two accounts")
+    console.locator(".note-check").uncheck()
+    console.select_option(".canned-picker", label="/invoice-web · Invoice sent")
+    expect(admin.locator(".msg-body").last).to_have_text("Ada Admin: sent.")
+    expect(admin.get_by_text("Billing system shows two accounts")).to_have_count(0)
+    shot(console, "console-platform-note")

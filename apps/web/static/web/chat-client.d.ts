@@ -159,7 +159,7 @@ export interface ChatApi {
     escalations(query?: Query): Promise<any>;
     escalation(id: number): Promise<any>;
     escalationMessages(id: number, query?: { before?: number; after?: number; limit?: number }): Promise<MessagePage>;
-    reply(id: number, content: string): Promise<Message>;
+    reply(id: number, content: string, kind?: "USER" | "NOTE"): Promise<Message>;
     resolveEscalation(id: number): Promise<any>;
     returnEscalation(id: number, note: string): Promise<any>;
     audit(query?: { tenant?: string; action?: string; actorId?: number; before?: number; limit?: number }): Promise<any>;

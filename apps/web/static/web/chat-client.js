@@ -294,8 +294,8 @@ export function chatApi(options = {}) {
       /** @param {number} id @param {{ before?: number, after?: number, limit?: number }} [query] */
       escalationMessages: (id, query = {}) => request("GET", `${esc(id)}/messages`, { query }),
       /** @returns {Promise<Message>} */
-      reply: (/** @type {number} */ id, /** @type {string} */ content) =>
-        request("POST", `${esc(id)}/messages`, { body: { content } }),
+      reply: (/** @type {number} */ id, /** @type {string} */ content, kind = "USER") =>
+        request("POST", `${esc(id)}/messages`, { body: { content, kind } }),
       resolveEscalation: (/** @type {number} */ id) => request("PUT", `${esc(id)}/resolve`),
       returnEscalation: (/** @type {number} */ id, /** @type {string} */ note) =>
         request("PUT", `${esc(id)}/return`, { body: { note } }),

@@ -462,9 +462,37 @@ function chatPanel(title) {
     h("header", { class: "thread-head" }, h("div", { class: "thread-title" }, h("h2", { text: title }), h("div", { class: "thread-meta" })), h("div", { class: "ticket-actions" })),
     h("div", { class: "scroller", tabindex: "0", "aria-label": "Messages" }, h("p", { class: "older-loading muted", text: "Loading older messages…" }), h("p", { class: "empty-thread muted", hidden: true, text: "No messages yet." }), h("ol", { class: "messages", role: "log", "aria-live": "polite" })),
     h("div", { class: "thread-foot" }, h("div", { class: "typing muted", "aria-live": "polite" }), h("div", { class: "receipts muted" })),
-    h("form", { class: "composer", novalidate: true }, h("label", { for: "composer-input", class: "sr-only", text: "Reply" }), h("textarea", { id: "composer-input", rows: "2", maxlength: "10000" }), h("button", { type: "submit", class: "btn btn-primary", text: "Send" }), h("div", { class: "form-error", role: "alert", hidden: true })),
+    h("form", { class: "composer", novalidate: true }, h("div", { class: "composer-tools" }, h("label", { class: "note-toggle" }, h("input", { type: "checkbox", class: "note-check" }), "Internal note (staff only)")), h("label", { for: "composer-input", class: "sr-only", text: "Reply" }), h("textarea", { id: "composer-input", rows: "2", maxlength: "10000" }), h("button", { type: "submit", class: "btn btn-primary", text: "Send" }), h("div", { class: "form-error", role: "alert", hidden: true })),
   );
+  const check = /** @type {HTMLInputElement} */ (thread.querySelector(".note-check"));
+  const form = /** @type {HTMLElement} */ (thread.querySelector(".composer"));
+  check.addEventListener("change", () => form.classList.toggle("noting", check.checked));
   return thread;
+}
+
+/** The kind the composer sends: a note while its switch is on. @param {HTMLElement} thread */
+function kindOf(thread) {
+  return /** @type {HTMLInputElement} */ (thread.querySelector(".note-check")).checked ? "NOTE" : "USER";
+}
+
+/**
+ * The platform's canned responses as a picker in the composer; choosing one sends it,
+ * rendered for the ticket. @param {HTMLElement} thread @param {string} id @param {ChatWindow} chat
+ */
+async function cannedPicker(thread, id, chat) {
+  const picker = /** @type {HTMLSelectElement} */ (h("select", { class: "canned-picker", "aria-label": "Canned response" }));
+  const { cannedResponses } = await api.cannedResponses();
+  fillSelect(picker, [["", cannedResponses.length ? "Canned response…" : "No canned responses"], ...cannedResponses.map((r) => /** @type {[string, string]} */ ([String(r.id), `/${r.shortcut} · ${r.title}`]))]);
+  picker.addEventListener("change", async () => {
+    if (!picker.value) return;
+    try {
+      chat.append(await api.sendCanned(id, Number(picker.value)));
+    } catch (error) {
+      toast(error.message, "error");
+    }
+    picker.value = "";
+  });
+  /** @type {HTMLElement} */ (thread.querySelector(".composer-tools")).append(picker);
 }
 
 /** A platform ticket, worked on the public host as any channel. @param {HTMLElement} root @param {string} id */
@@ -473,7 +501,7 @@ async function ticketView(root, id) {
   const thread = chatPanel(detail.subject);
   const chat = new ChatWindow(thread, me ? me.user.id : 0, {
     loadOlder: (before) => api.messages(id, { before }),
-    send: (content) => socket.send(id, content),
+    send: (content) => socket.send(id, content, /** @type {"USER" | "NOTE"} */ (kindOf(thread))),
     typing: () => socket.typing(id),
     seen: (m) => socket.state === "open" && socket.markRead(id, m.id).catch(() => null),
   });
@@ -506,6 +534,7 @@ async function ticketView(root, id) {
   /** @param {Promise<any>} promise */
   const run = (promise) => promise.then((c) => { renderHead(c); toast("Saved."); }).catch((e) => toast(e.message, "error"));
   renderHead(detail);
+  await cannedPicker(thread, id, chat);
   root.replaceChildren(h("p", {}, h("a", { href: "#/queue", text: "← Support queue" })), thread);
   chat.reset(detail.messages.messages, detail.messages.hasMore, detail.participants);
   const offs = liveThread(socket, chat, id, () => api.channel(id).then(renderHead));
@@ -596,7 +625,7 @@ async function escalationView(root, id) {
   );
   const chat = new ChatWindow(thread, me ? me.user.id : 0, {
     loadOlder: (before) => api.console.escalationMessages(id, { before }),
-    send: async (content) => chat.append(await api.console.reply(id, content)),
+    send: async (content) => chat.append(await api.console.reply(id, content, /** @type {"USER" | "NOTE"} */ (kindOf(thread)))),
   });
   root.replaceChildren(h("p", {}, h("a", { href: "#/escalations", text: "← Escalations" })), thread);
   chat.reset(channel.messages.messages, channel.messages.hasMore, channel.participants);
