@@ -374,13 +374,12 @@ DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", f"no-reply@{BASE_DOMAI
 EMAIL_IN_BACKGROUND = env_bool("EMAIL_IN_BACKGROUND", not RUNNING_TESTS)
 
 # Mailed links: <PUBLIC_URL_SCHEME>://<the tenant's host>[:<PUBLIC_URL_PORT>] as `{base}`,
-# then the page. By default they point at the API's own GET of the token (what a
-# front end would fetch); a deployment with a front end points them at its pages.
+# then the page. By default the product's own pages (apps/web): `/join` on the tenant's
+# host, `/reset-password` on the host the reset was asked on; a deployment with a front
+# end of its own points them at its pages.
 PUBLIC_URL_SCHEME = os.environ.get("PUBLIC_URL_SCHEME", "https" if IS_PRODUCTION else "http")
 PUBLIC_URL_PORT = os.environ.get("PUBLIC_URL_PORT", "" if IS_PRODUCTION else SERVER_PORT)
-INVITATION_URL = os.environ.get("INVITATION_URL", "{base}/api/invitations/accept?token={token}")
-PASSWORD_RESET_URL = os.environ.get(
-    "PASSWORD_RESET_URL", "{base}/api/auth/password-reset/confirm?token={token}"
-)
+INVITATION_URL = os.environ.get("INVITATION_URL", "{base}/join?token={token}")
+PASSWORD_RESET_URL = os.environ.get("PASSWORD_RESET_URL", "{base}/reset-password?token={token}")
 INVITATION_TTL_SECONDS = int(os.environ.get("INVITATION_TTL_SECONDS", str(7 * 24 * 3600)))
 PASSWORD_RESET_TTL_SECONDS = int(os.environ.get("PASSWORD_RESET_TTL_SECONDS", "3600"))

@@ -25,6 +25,7 @@ from apps.accounts.services import membership_set, token_issue, user_create
 from apps.accounts.signals import credentials_revoked
 from apps.chat import events
 from apps.core import limits
+from apps.tenancy import hosts
 from apps.tenancy.models import Tenant
 from apps.tenancy.services import public_tenant_ensure, tenant_host, tenant_provision
 
@@ -63,6 +64,7 @@ def _clean_state(db: None) -> Iterator[None]:
     _cache_clear()
     limits.reset()  # the shared limits' counters, under the run's Redis prefix
     limits.SocketLeases.reset()
+    hosts._active_hosts.clear()  # tenants made and deleted by earlier tests
     yield
     connection.set_schema_to_public()
 

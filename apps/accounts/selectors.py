@@ -15,6 +15,7 @@ from django.utils import timezone
 from apps.accounts import member_rules
 from apps.accounts.actors import Actor
 from apps.accounts.models import ApiToken, Membership, MembershipStatus, Role, User
+from apps.core.db import public_table
 from apps.core.exceptions import InvalidInput, NotFound
 
 if TYPE_CHECKING:
@@ -49,9 +50,9 @@ _USER_FIELDS, _USER_COLUMNS = _columns(User, "u")
 # ORM queries (their compilation cost more than the database's work).
 _CREDENTIAL_SQL = f"""
     SELECT {_TOKEN_COLUMNS}, {_USER_COLUMNS}, m.role
-    FROM accounts_apitoken t
-    JOIN accounts_user u ON u.id = t.user_id
-    LEFT JOIN accounts_membership m
+    FROM {public_table(ApiToken._meta.db_table)} t
+    JOIN {public_table(User._meta.db_table)} u ON u.id = t.user_id
+    LEFT JOIN {public_table(Membership._meta.db_table)} m
         ON m.user_id = u.id AND m.tenant_id = %s AND m.status = '{MembershipStatus.ACTIVE}'
     WHERE t.key_hash = %s AND t.expires_at > %s AND u.is_active
 """

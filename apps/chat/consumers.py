@@ -28,7 +28,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from apps.accounts.actors import Actor
-from apps.accounts.models import MembershipStatus, Role
+from apps.accounts.models import ApiToken, Membership, MembershipStatus, Role, User
 from apps.chat import events, policy, selectors, services
 from apps.chat.hub import Hub, hub
 from apps.chat.limits import message_allowed
@@ -44,7 +44,7 @@ from apps.core.closecodes import (
     CLOSE_UNAUTHENTICATED,
     CLOSE_UNKNOWN_HOST,
 )
-from apps.core.db import tenant_connection
+from apps.core.db import public_table, tenant_connection
 from apps.core.errors import DB_RETRY_AFTER, UNAVAILABLE, database_unavailable
 from apps.core.exceptions import ApplicationError, InvalidInput, NotFound
 from apps.core.limits import RENEW_SECONDS, SocketLeases
@@ -117,20 +117,20 @@ NOT_A_MEMBER: Refusal = (CLOSE_FORBIDDEN, "membership_revoked", "Your access has
 # The tenant's status, whether the token still works, and the user's active role there.
 _ADMITTED_SQL = f"""
     SELECT t.status,
-        EXISTS (SELECT 1 FROM accounts_apitoken k JOIN accounts_user u ON u.id = k.user_id
+        EXISTS (SELECT 1 FROM {public_table(ApiToken._meta.db_table)} k
+                JOIN {public_table(User._meta.db_table)} u ON u.id = k.user_id
                 WHERE k.id = %(token)s AND k.expires_at > %(now)s AND u.is_active),
-        (SELECT m.role FROM accounts_membership m
+        (SELECT m.role FROM {public_table(Membership._meta.db_table)} m
          WHERE m.user_id = %(user)s AND m.tenant_id = t.id
            AND m.status = '{MembershipStatus.ACTIVE}')
-    FROM {Tenant._meta.db_table} t WHERE t.id = %(tenant)s
+    FROM {public_table(Tenant._meta.db_table)} t WHERE t.id = %(tenant)s
 """
 
 
 def _admitted(actor: Actor, token_id: int) -> Refusal | Actor:
     """The connection's actor as of now, or why it may no longer be connected: one
-    written-out query (every connect asks it)."""
+    written-out query (every connect asks it), on whatever schema the thread is on."""
     connection = tenant_connection()
-    connection.set_schema_to_public()
     params = {"token": token_id, "now": timezone.now(), "user": actor.user.pk}
     with connection.cursor() as cursor:
         cursor.execute(_ADMITTED_SQL, {**params, "tenant": actor.tenant.pk})

@@ -71,12 +71,21 @@ class Event:
     data: dict[str, Any]
     groups: tuple[str, ...] = field(default_factory=tuple)
     kind: str = "hub.frame"  # how the hubs deliver it (see apps.chat.hub)
+    # A frame that travels inside the next event's layer message (`carry` there): the
+    # sinks see both events; the layer gets one message.
+    carried: bool = False
+    carry: Event | None = None  # on a `hub.badges` event: the room's frame it delivers too
 
     def layer_messages(self) -> list[tuple[str, dict[str, Any]]]:
+        if self.carried:
+            return []
         if self.kind == "hub.frame":
             body: dict[str, Any] = {"type": self.kind, "frame": encode(self.name, self.data)}
         else:
             body = {"type": self.kind, **self.data}
+        if self.carry is not None:
+            (room,) = self.carry.groups
+            body.update(room=room, frame=encode(self.carry.name, self.carry.data))
         return [(group, {**body, "group": group}) for group in self.groups]
 
 
@@ -163,6 +172,34 @@ def publish_badges(
     data = {"channelId": str(channel_id), "seq": seq, "readers": [list(r) for r in readers]}
     groups = tuple(hub.badge_group(schema) for schema in dict.fromkeys(schemas))
     _on_commit(Event(name="unread_changed", data=data, groups=groups, kind="hub.badges"))
+
+
+def publish_message(
+    *,
+    data: dict[str, Any],
+    group: str,
+    schema: str,
+    channel_id: UUID | str,
+    seq: int,
+    readers: list[tuple[int, int]],
+) -> None:
+    """`new_message` to the room `group` and the readers' badges on `schema`'s host, in
+    ONE layer message to the host's badge group: for channels only that host shows, so
+    every process with a socket in the room is subscribed to that group already. Each
+    process delivers the frame to its members of the room, then the badges; two events
+    for the sinks, one publish instead of two."""
+    message = Event(name="new_message", data=data, groups=(group,), carried=True)
+    _on_commit(message)
+    badges = {"channelId": str(channel_id), "seq": seq, "readers": [list(r) for r in readers]}
+    _on_commit(
+        Event(
+            name="unread_changed",
+            data=badges,
+            groups=(hub.badge_group(schema),),
+            kind="hub.badges",
+            carry=message,
+        )
+    )
 
 
 def publish_read(*, channel_id: UUID | str, unread: int, groups: Iterable[str]) -> None:

@@ -12,10 +12,12 @@ Layer messages (`apps.chat.events` builds them):
 
 - `hub.frame {group, frame, skip?}`: send `frame` (JSON text) to every local member of
   `group`, except the socket whose id is `skip` (typing is not echoed).
-- `hub.badges {group, channelId, seq, readers: [[userId, lastReadSeq], ...]}`: a message
-  arrived in a channel; each local socket of a listed user on the host of the group's
-  schema (`badge_group`) that has not joined the channel gets a coalesced
-  `unread_changed`.
+- `hub.badges {group, channelId, seq, readers: [[userId, lastReadSeq], ...], room?,
+  frame?}`: a message arrived in a channel; each local socket of a listed user on the
+  host of the group's schema (`badge_group`) that has not joined the channel gets a
+  coalesced `unread_changed`. With `room`, the local members of that group get `frame`
+  (the `new_message`) first: channels shown on one host only send their messages this
+  way, one publish per message.
 - `hub.read {group, channelId, unreadCount}`: the user read up to a point; each local
   member of the (user) group sends `unread_changed` now, dropping any coalesced one.
 - `hub.close {group, code, error, message}`: every local member gets an `error` frame and
@@ -31,11 +33,12 @@ Commands travel the same layer as events and are handled in the order they arriv
 no event that arrives after a command is delivered against it.
 
 **When the layer fails** (Redis unreachable): a probe that cannot be published, or that
-has not come back within three intervals, or a publish of this process that failed, puts
-the hub in the delayed state: every local socket gets `events_delayed` (once), and joins
-are kept locally. When a probe comes back, the hub subscribes again to every group it
-holds (redis-py resubscribes what it had; groups joined meanwhile are added now), leaves
-the delayed state and sends `events_resumed`, after which clients `sync` their rooms.
+has not come back (nor anything else arrived) within three intervals, or a publish of
+this process that failed, puts the hub in the delayed state: every local socket gets
+`events_delayed` (once), and joins are kept locally. When a probe comes back, the hub
+subscribes again to every group it holds (redis-py resubscribes what it had; groups
+joined meanwhile are added now), leaves the delayed state and sends `events_resumed`,
+after which clients `sync` their rooms.
 Events published while Redis was down are lost; the database has every message.
 """
 
@@ -252,6 +255,9 @@ class Hub:
     async def _run(self, channel: str) -> None:
         while True:
             message = await self.layer.receive(channel)
+            # Anything arriving shows the layer works: a probe that comes back late
+            # behind a burst of events is not taken for a failure.
+            self._probe_back = self.loop.time()
             try:
                 self.dispatch(message)
             except Exception:
@@ -281,6 +287,9 @@ class Hub:
                 socket.push(frame)
 
     def _badges(self, message: dict[str, Any], members: Iterable[Socket]) -> None:
+        room = message.get("room")
+        if room is not None:  # the message itself, for the room's members here
+            self._frame(message, self.groups.get(room, ()))
         schema = _badge_schema(message["group"])
         channel_id, seq = message["channelId"], message["seq"]
         for user_id, last_read in message["readers"]:

@@ -35,10 +35,10 @@ from apps.core.closecodes import (
     CLOSE_UNAUTHENTICATED,
     CLOSE_UNKNOWN_HOST,
 )
-from apps.core.db import tenant_connection
+from apps.core.db import enter_tenant
 from apps.core.errors import UNAVAILABLE, database_unavailable
 from apps.core.limits import SocketLeases
-from apps.tenancy.hosts import host_name, tenant_for_host
+from apps.tenancy.hosts import active_tenant_for_host, host_name
 from apps.tenancy.models import SUSPENDED_CODE, SUSPENDED_MESSAGE, Tenant
 
 T = TypeVar("T")
@@ -100,9 +100,21 @@ async def run_db(fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
 
 
 async def in_tenant(tenant: Tenant, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
+    """Runs `fn` on a socket database thread, in the tenant's schema. The thread's
+    connection stays there afterwards (the next call enters its own tenant): a thread
+    serving one tenant's sockets in a row sets its search path once, not twice a call."""
+
     def run() -> T:
-        with tenant_context(tenant):
-            return fn(*args, **kwargs)
+        enter_tenant(tenant)
+        return fn(*args, **kwargs)
+
+    if settings.WS_DB_THREADS <= 0:
+        # Channels' one thread, shared with other sync code (tests): leave it as found.
+        def run_shared() -> T:
+            with tenant_context(tenant):
+                return fn(*args, **kwargs)
+
+        return await run_db(run_shared)
 
     return await run_db(run)
 
@@ -112,11 +124,6 @@ def _header(scope: dict[str, Any], name: bytes) -> str:
         if key == name:
             return value.decode("latin-1")
     return ""
-
-
-def _tenant_for_host(host: str) -> Tenant | None:
-    tenant_connection().set_schema_to_public()
-    return tenant_for_host(host)
 
 
 def _origin_allowed(origin: str) -> bool:
@@ -153,7 +160,7 @@ def _host_tenant(scope: dict[str, Any]) -> tuple[Tenant | None, int | None]:
     if not _origin_allowed(_header(scope, b"origin")):
         return None, CLOSE_FORBIDDEN
     host = host_name(_header(scope, b"host"))
-    tenant = _tenant_for_host(host) if host else None
+    tenant = active_tenant_for_host(host) if host else None
     if tenant is None:
         return None, CLOSE_UNKNOWN_HOST
     if tenant.is_suspended:

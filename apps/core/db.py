@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import cast
+from typing import Any, cast
 
+from django.conf import settings
 from django.db import connection
 from django_tenants.postgresql_backend.base import DatabaseWrapper
 from django_tenants.utils import schema_context
@@ -25,3 +26,22 @@ def on_schema(schema_name: str) -> Iterator[None]:
         return
     with schema_context(schema_name):
         yield
+
+
+def enter_tenant(tenant: Any) -> None:
+    """Puts this thread's connection on the tenant's schema for the work that follows.
+    When it is on that schema already, only the tenant object is swapped: no search-path
+    reset, so no `SET search_path` round trip before the next query."""
+    connection = tenant_connection()
+    if connection.schema_name == tenant.schema_name:
+        connection.tenant = tenant
+    else:
+        connection.set_tenant(tenant)
+
+
+def public_table(db_table: str) -> str:
+    """A public-schema table's name, qualified: the query reads the same whatever schema
+    the connection is on (a tenant's search path ends with public, but says so
+    explicitly), so nobody needs to switch to public for it."""
+    quote = connection.ops.quote_name
+    return f"{quote(settings.PUBLIC_SCHEMA_NAME)}.{quote(db_table)}"

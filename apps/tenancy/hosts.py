@@ -8,10 +8,13 @@ tenant hosts are exactly `<slug>.<BASE_DOMAIN>` (and `www` is a reserved slug), 
 
 from __future__ import annotations
 
+import time
+
 from django.db import connection
 from django.http.request import split_domain_port
 
-from apps.tenancy.models import Domain, Tenant
+from apps.core.db import public_table
+from apps.tenancy.models import Domain, Tenant, TenantStatus
 
 _TENANT_FIELDS = [field.attname for field in Tenant._meta.concrete_fields]
 # Every request and socket connect asks this; written out, it costs a fraction of the
@@ -22,8 +25,8 @@ _TENANT_BY_HOST_SQL = """
     columns=", ".join(
         f"t.{connection.ops.quote_name(f.column)}" for f in Tenant._meta.concrete_fields
     ),
-    tenant=connection.ops.quote_name(Tenant._meta.db_table),
-    domain=connection.ops.quote_name(Domain._meta.db_table),
+    tenant=public_table(Tenant._meta.db_table),
+    domain=public_table(Domain._meta.db_table),
     pk=connection.ops.quote_name(Tenant._meta.pk.column),
 )
 
@@ -35,8 +38,8 @@ def host_name(host_header: str) -> str:
 
 
 def tenant_for_host(host: str) -> Tenant | None:
-    """The tenant served on a normalised host, if any (the connection must be on the
-    public schema)."""
+    """The tenant served on a normalised host, if any (on any schema: the query names
+    the public tables)."""
     if not host:
         return None
     with connection.cursor() as cursor:
@@ -45,3 +48,28 @@ def tenant_for_host(host: str) -> Tenant | None:
     if row is None:
         return None
     return Tenant.from_db(connection.alias, _TENANT_FIELDS, row)
+
+
+ACTIVE_HOST_SECONDS = 5.0  # how long an active tenant's host is remembered (sockets)
+_MAX_REMEMBERED = 10_000
+_active_hosts: dict[str, tuple[float, Tenant]] = {}
+
+
+def active_tenant_for_host(host: str) -> Tenant | None:
+    """`tenant_for_host`, remembered for a few seconds while the tenant is active: for
+    socket connects, which check the tenant's status again against the database once
+    they are subscribed to its events (a suspension or deletion meanwhile closes them
+    there). A suspended or unknown host is never remembered, so a reactivated tenant is
+    served at once."""
+    now = time.monotonic()
+    known = _active_hosts.get(host)
+    if known is not None and known[0] > now:
+        return known[1]
+    tenant = tenant_for_host(host)
+    if tenant is not None and tenant.status == TenantStatus.ACTIVE:
+        if len(_active_hosts) >= _MAX_REMEMBERED:
+            _active_hosts.clear()
+        _active_hosts[host] = (now + ACTIVE_HOST_SECONDS, tenant)
+    else:
+        _active_hosts.pop(host, None)
+    return tenant

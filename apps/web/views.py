@@ -5,7 +5,7 @@ that goes through the REST API and the socket, as any other client would."""
 from __future__ import annotations
 
 from django.conf import settings
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_safe
 
@@ -32,21 +32,49 @@ def content_security_policy(host: str) -> str:
     )
 
 
-@require_safe
-def page(request: HttpRequest) -> HttpResponse:
+def _served(request: HttpRequest, template: str, status: int = 200) -> HttpResponse:
     tenant = request.tenant  # type: ignore[attr-defined]
-    is_console = tenant.schema_name == settings.PUBLIC_SCHEMA_NAME
-    template = "web/console.html" if is_console else "web/app.html"
-    if tenant.is_suspended:
-        template = "web/suspended.html"
     response = render(
         request,
         template,
         {"tenant_name": tenant.name, "tenant_slug": tenant.schema_name},
-        status=403 if tenant.is_suspended else 200,
+        status=status,
     )
     response["Content-Security-Policy"] = content_security_policy(request.get_host())
-    response["Referrer-Policy"] = "same-origin"
+    # The invitation and reset pages carry a token in their address: no referrer leaves.
+    response["Referrer-Policy"] = "no-referrer"
     response["X-Frame-Options"] = "DENY"
     response["Cache-Control"] = "no-store"
     return response
+
+
+def _is_console(request: HttpRequest) -> bool:
+    return bool(request.tenant.schema_name == settings.PUBLIC_SCHEMA_NAME)  # type: ignore[attr-defined]
+
+
+@require_safe
+def page(request: HttpRequest) -> HttpResponse:
+    if request.tenant.is_suspended:  # type: ignore[attr-defined]
+        return _served(request, "web/suspended.html", status=403)
+    return _served(request, "web/console.html" if _is_console(request) else "web/app.html")
+
+
+@require_safe
+def join(request: HttpRequest) -> HttpResponse:
+    """What a mailed invitation link opens (`INVITATION_URL`): on the tenant's host, the
+    invitation and a form to accept it (choose a name and password, or give an existing
+    account's password)."""
+    if _is_console(request):
+        raise Http404
+    if request.tenant.is_suspended:  # type: ignore[attr-defined]
+        return _served(request, "web/suspended.html", status=403)
+    return _served(request, "web/join.html")
+
+
+@require_safe
+def reset_password(request: HttpRequest) -> HttpResponse:
+    """What a mailed password-reset link opens (`PASSWORD_RESET_URL`), on any host: a
+    form to choose the new password."""
+    if request.tenant.is_suspended:  # type: ignore[attr-defined]
+        return _served(request, "web/suspended.html", status=403)
+    return _served(request, "web/reset.html")

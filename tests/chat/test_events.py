@@ -3,6 +3,7 @@ refused or rolled-back action."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -267,3 +268,28 @@ def test_team_and_tournament_badges_go_to_the_tenant_host_only(org, client_for, 
     [badge] = published.named("unread_changed")
     assert badge.groups == (events.badge_group("acme"),)
     assert [org.player.id, 0] in badge.data["readers"]
+
+
+def test_a_team_message_is_one_layer_message_with_its_badges(org, client_for, published):
+    """Channels only the tenant's host shows: the sinks see `new_message` and the badges
+    as for any channel; the layer gets one message, to the host's badge group, carrying
+    the room's frame."""
+    admin = client_for(org.tenant, org.admin)
+    team = admin.post(
+        "/api/chat/channels", {"type": "TEAM", "participantIds": [org.team.id]}, format="json"
+    ).json()
+    published.clear()
+
+    body = admin.post(
+        f"/api/chat/channels/{team['id']}/messages", {"content": "plan"}, format="json"
+    ).json()
+
+    message, badge = published.events
+    assert (message.name, message.data) == ("new_message", body)
+    assert message.groups == (room(team["id"]),)
+    assert message.layer_messages() == []
+    [(group, layer_message)] = badge.layer_messages()
+    assert group == events.badge_group("acme")
+    assert layer_message["room"] == room(team["id"])
+    assert json.loads(layer_message["frame"]) == {"event": "new_message", "data": body}
+    assert layer_message["readers"] == [[org.team.id, 0]]

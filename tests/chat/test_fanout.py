@@ -196,9 +196,12 @@ def test_a_busy_server_refuses_frames_at_once_and_stores_nothing(org, client_for
         ]
 
 
-def test_a_read_replaces_a_waiting_badge_update(org, client_for):
-    """Unread 1 shows at once, unread 2 waits for the coalescing second; the user then
+def test_a_read_replaces_a_waiting_badge_update(org, client_for, monkeypatch):
+    """Unread 1 shows at once, unread 2 waits for the coalescing interval; the user then
     reads everything elsewhere: this socket shows 0, and the waiting 2 never comes."""
+    from apps.chat import consumers
+
+    monkeypatch.setattr(consumers, "BADGE_INTERVAL", 3.0)  # room for a slow machine
     player = client_for(org.tenant, org.player)
     admin = client_for(org.tenant, org.admin)
     cid = support_ticket(player)["id"]
@@ -218,7 +221,7 @@ def test_a_read_replaces_a_waiting_badge_update(org, client_for):
         )
         await commit()
         assert await expect(socket, "unread_changed") == {"channelId": cid, "unreadCount": 0}
-        assert await socket.receive_nothing(timeout=1.3)
+        assert await socket.receive_nothing(timeout=3.3)
         await socket.disconnect()
 
     run(scenario)
@@ -243,5 +246,32 @@ def test_a_socket_whose_handler_fails_is_answered_and_leaves_the_hub_on_close(
         await socket.disconnect()
         await asyncio.sleep(0.05)
         assert local.sockets == 0 and not local.groups and not local.users
+
+    run(scenario)
+
+
+def test_a_tournament_message_travels_with_its_badges_and_arrives_once(org, client_for):
+    """Team and tournament channels show on their tenant's host only: their messages
+    reach the room inside the host's badge message. A joined socket gets the message once
+    and no badge for it; a participant who has not joined gets the badge."""
+    admin = client_for(org.tenant, org.admin)
+    tour = create_channel(
+        admin, type="TOURNAMENT", contextId="c", participantIds=[org.player.id, org.team.id]
+    )
+    _drain()
+
+    async def scenario() -> None:
+        [player] = await joined(org.tenant, [org.player], tour["id"])
+        elsewhere = await connect(org.tenant, org.team)  # joins nothing
+        for n in range(3):
+            await database_sync_to_async(_post)(admin, tour["id"], f"m{n}")
+            await commit()
+        contents = [(await expect(player, "new_message"))["content"] for _ in range(3)]
+        assert contents == ["m0", "m1", "m2"]
+        assert await player.receive_nothing(timeout=1.2)  # no copy, no badge
+        badge = await expect(elsewhere, "unread_changed")
+        assert badge == {"channelId": tour["id"], "unreadCount": 1}
+        await player.disconnect()
+        await elsewhere.disconnect()
 
     run(scenario)

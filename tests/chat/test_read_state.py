@@ -89,11 +89,17 @@ def test_platform_ticket_replies_count_for_the_tenant_admin(
     assert unread_of(admin, ticket) == 1
 
 
+def _statements(captured: CaptureQueriesContext) -> int:
+    """Queries, less `SET search_path`: whether one is needed depends on the schema the
+    previous request left the connection on, not on the request."""
+    return sum(not q["sql"].startswith("SET search_path") for q in captured.captured_queries)
+
+
 def _list_queries(client) -> int:  # type: ignore[no-untyped-def]
     with CaptureQueriesContext(connection) as captured:
         response = client.get("/api/chat/channels")
     assert response.status_code == 200
-    return len(captured)
+    return _statements(captured)
 
 
 def test_channel_list_costs_the_same_queries_for_3_or_30_channels(org, client_for):
@@ -109,5 +115,5 @@ def test_channel_list_costs_the_same_queries_for_3_or_30_channels(org, client_fo
     assert _list_queries(admin) == few
     with CaptureQueriesContext(connection) as captured:
         admin.get("/api/chat/unread")
-    badge = len(captured)
+    badge = _statements(captured)
     assert badge <= few

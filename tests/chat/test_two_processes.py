@@ -50,19 +50,27 @@ def people(django_db_blocker: Any) -> Iterator[dict[str, User]]:
     """Committed accounts (the servers cannot see the test's transaction)."""
     with django_db_blocker.unblock():
         acme = Tenant.objects.get(schema_name="acme")
+        globex = Tenant.objects.get(schema_name="globex")
         made = {}
-        for name, role in (("admin", Role.TENANT_ADMIN), ("player", Role.PARTICIPANT)):
+        for name, role, tenant in (
+            ("admin", Role.TENANT_ADMIN, acme),
+            ("player", Role.PARTICIPANT, acme),
+            ("rival", Role.PARTICIPANT, globex),
+        ):
             user = user_create(
-                email=f"{name}-2proc@acme.test", password=PASSWORD, display_name=f"2proc {name}"
+                email=f"{name}-2proc@{tenant.schema_name}.test",
+                password=PASSWORD,
+                display_name=f"2proc {name}",
             )
             # Hashed as a real server would, not with the suite's fast test hasher.
             user.password = make_password(PASSWORD, hasher="pbkdf2_sha256")
             user.save(update_fields=["password"])
-            membership_set(user=user, tenant=acme, role=role)
+            membership_set(user=user, tenant=tenant, role=role)
             made[name] = user
         yield made
-        with schema_context("acme"):
-            Channel.objects.filter(created_by__in=made.values()).delete()
+        for schema in ("acme", "globex"):
+            with schema_context(schema):
+                Channel.objects.filter(created_by__in=made.values()).delete()
         connection.set_schema_to_public()
         AuditEntry.objects.filter(actor__in=made.values()).delete()
         recount()  # the tenant counters, without the channels deleted behind their back
@@ -95,8 +103,15 @@ def servers(people: Any, django_db_blocker: Any) -> Iterator[list[int]]:
             process.wait(timeout=10)
 
 
-def _rest(port: int, method: str, path: str, body: Any = None, token: str | None = None) -> Any:
-    headers = {"Host": "acme.localhost", "Content-Type": "application/json"}
+def _rest(
+    port: int,
+    method: str,
+    path: str,
+    body: Any = None,
+    token: str | None = None,
+    host: str = "acme.localhost",
+) -> Any:
+    headers = {"Host": host, "Content-Type": "application/json"}
     if token:
         headers["Authorization"] = f"Bearer {token}"
     data = json.dumps(body).encode() if body is not None else None
@@ -150,6 +165,64 @@ def test_message_through_one_process_reaches_a_client_of_the_other(servers, peop
     message = asyncio.run(scenario())
     assert message["content"] == "across processes"
     assert message["sender"]["id"] == people["player"].id
+
+
+async def _take_turns(
+    port: int, tokens: dict[str, str], channels: dict[str, str], rounds: int
+) -> dict[str, list[str]]:
+    """Each tenant's socket joins its ticket; they send in turn; what each one hears."""
+    sockets = {
+        schema: await websockets.connect(
+            f"ws://{schema}.localhost:{port}/ws/chat/?token={token}", host="127.0.0.1"
+        )
+        for schema, token in tokens.items()
+    }
+    heard: dict[str, list[str]] = {schema: [] for schema in sockets}
+    try:
+        for schema, socket in sockets.items():
+            join = {"event": "join_channel", "data": {"channelId": channels[schema]}}
+            await socket.send(json.dumps(join))
+        for n in range(rounds):
+            for schema, socket in sockets.items():
+                content = {"channelId": channels[schema], "content": f"{schema} {n}"}
+                await socket.send(json.dumps({"event": "send_message", "data": content}))
+        for schema, socket in sockets.items():
+            while len(heard[schema]) < rounds:
+                frame = json.loads(await asyncio.wait_for(socket.recv(), 10))
+                if frame["event"] == "new_message":
+                    heard[schema].append(frame["data"]["content"])
+    finally:
+        for socket in sockets.values():
+            await socket.close()
+    return heard
+
+
+def test_two_tenants_sockets_on_one_process_share_database_threads_and_never_cross(servers, people):
+    """The process's socket database threads keep their connection on the last tenant's
+    schema between calls: two tenants' sockets sending in turn through the same threads
+    each write to their own schema and hear only their own messages."""
+    port = servers[0]
+    sides = {"acme": people["player"], "globex": people["rival"]}
+    tokens, channels = {}, {}
+    for schema, user in sides.items():
+        host = f"{schema}.localhost"
+        login = {"email": user.email, "password": PASSWORD}
+        tokens[schema] = _rest(port, "POST", "/api/auth/login", login, host=host)["token"]
+        ticket = {"type": "SUPPORT", "subject": f"{schema} interleaved"}
+        channels[schema] = _rest(
+            port, "POST", "/api/chat/channels", ticket, tokens[schema], host=host
+        )["id"]
+    rounds = 15
+
+    heard = asyncio.run(_take_turns(port, tokens, channels, rounds))
+    for schema in sides:
+        expected = [f"{schema} {n}" for n in range(rounds)]
+        assert heard[schema] == expected
+        with schema_context(schema):
+            stored = Channel.objects.get(pk=channels[schema]).messages.order_by("seq")
+            assert [m.content for m in stored if m.kind == "USER"] == expected
+            other = "globex" if schema == "acme" else "acme"
+            assert not Channel.objects.filter(subject=f"{other} interleaved").exists()
 
 
 def _tokens(servers: list[int], people: dict[str, User]) -> tuple[str, str]:

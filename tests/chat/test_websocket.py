@@ -456,7 +456,7 @@ def test_a_socket_that_raced_a_suspension_is_closed_on_connect(org, monkeypatch)
 
     stale = Tenant.objects.get(pk=org.tenant.pk)  # read while still ACTIVE
     Tenant.objects.filter(pk=org.tenant.pk).update(status="SUSPENDED")
-    monkeypatch.setattr(ws, "_tenant_for_host", lambda host: stale)
+    monkeypatch.setattr(ws, "active_tenant_for_host", lambda host: stale)
 
     async def scenario() -> None:
         socket = await connect(org.tenant, org.player)

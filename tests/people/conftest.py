@@ -21,10 +21,22 @@ def links(message: EmailMultiAlternatives) -> tuple[str, str]:
     return text[-1], html[-1]
 
 
+# The page a mailed link opens, and the API that page asks what the token names.
+PAGE_API = {
+    "/join": "/api/invitations/accept",
+    "/reset-password": "/api/auth/password-reset/confirm",
+}
+
+
 def follow(link: str) -> tuple[APIClient, str, Any]:
-    """GETs the link on its own host, as a person clicking it would; returns a client on
-    that host, the token the link carries, and the response."""
+    """Opens the link on its own host, as a person clicking it would: the page loads, and
+    asks the API what the token names. Returns a client on that host, the token the link
+    carries, and the API's answer."""
     parts = urlsplit(link)
     client = APIClient(HTTP_HOST=parts.hostname)
     token = parse_qs(parts.query)["token"][0]
-    return client, token, client.get(f"{parts.path}?{parts.query}")
+    page = client.get(f"{parts.path}?{parts.query}")
+    assert page.status_code == 200, page.content
+    assert page["Content-Type"].startswith("text/html")
+    assert page["Referrer-Policy"] == "no-referrer"
+    return client, token, client.get(PAGE_API[parts.path], {"token": token})

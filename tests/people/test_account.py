@@ -148,7 +148,7 @@ def test_reset_by_mail_sets_the_password_and_ends_every_session(
     assert "expires in 60 minutes" in message.body
     text_link, html_link = links(message)
     assert text_link == html_link
-    assert text_link.startswith("http://acme.localhost:8000/api/auth/password-reset/confirm?token=")
+    assert text_link.startswith("http://acme.localhost:8000/reset-password?token=")
     client, token, opened = follow(text_link)
     assert opened.status_code == 200
     assert opened.json()["email"] == org.player.email

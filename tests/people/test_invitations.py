@@ -59,7 +59,7 @@ def test_invite_mail_link_accept_and_sign_in(org, admin, committed):
     assert "<strong>Acme</strong>" in str(message.alternatives[0][0])
     text_link, html_link = links(message)
     assert text_link == html_link
-    assert text_link.startswith("http://acme.localhost:8000/api/invitations/accept?token=")
+    assert text_link.startswith("http://acme.localhost:8000/join?token=")
     token = text_link.split("token=")[1]
     assert token not in stored.token_hash and len(stored.token_hash) == 64
 

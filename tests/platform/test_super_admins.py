@@ -57,7 +57,7 @@ def test_invite_a_new_super_admin_who_sets_a_password_from_the_mail(
     assert message.subject == "You are a platform super admin"
     text_link, html_link = links(message)
     assert text_link == html_link
-    assert text_link.startswith("http://localhost:8000/api/auth/password-reset/confirm?token=")
+    assert text_link.startswith("http://localhost:8000/reset-password?token=")
     assert "expires in 7 days" in message.body
 
     client, token, opened = follow(text_link)

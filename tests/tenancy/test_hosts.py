@@ -72,3 +72,22 @@ def test_x_forwarded_host_is_read_when_configured(org: Org, settings: Any) -> No
         format="json",
     )
     assert response.status_code == 200
+
+
+def test_sockets_remember_an_active_host_only(org: Org) -> None:
+    """Socket connects remember an active tenant's host for a few seconds (they check its
+    status again once subscribed); a suspended host is read afresh every time, so a
+    reactivated tenant is served at once."""
+    from apps.tenancy import hosts
+    from apps.tenancy.models import Tenant, TenantStatus
+
+    assert hosts.active_tenant_for_host("acme.localhost").pk == org.tenant.pk
+    assert "acme.localhost" in hosts._active_hosts
+    Tenant.objects.filter(pk=org.tenant.pk).update(status=TenantStatus.SUSPENDED)
+    hosts._active_hosts.clear()
+    assert hosts.active_tenant_for_host("acme.localhost").status == TenantStatus.SUSPENDED
+    assert "acme.localhost" not in hosts._active_hosts
+    Tenant.objects.filter(pk=org.tenant.pk).update(status=TenantStatus.ACTIVE)
+    assert hosts.active_tenant_for_host("acme.localhost").status == TenantStatus.ACTIVE
+    assert hosts.active_tenant_for_host("nobody.localhost") is None
+    assert "nobody.localhost" not in hosts._active_hosts

@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -19,7 +21,7 @@ from django.contrib.auth.hashers import make_password
 from django.db import connection
 from django_tenants.utils import schema_context
 
-from apps.accounts.models import Role, User
+from apps.accounts.models import Invitation, Role, User
 from apps.accounts.services import membership_set, user_create
 from apps.chat.models import CannedResponse, Channel
 from apps.records.models import AuditEntry, DeskRollup, Escalation
@@ -41,9 +43,18 @@ class People:
     player: User
     globex_admin: User
     super_admin: User
+    manager: User
+    forgetful: User
 
     def all(self) -> list[User]:
-        return [self.admin, self.player, self.globex_admin, self.super_admin]
+        return [
+            self.admin,
+            self.player,
+            self.globex_admin,
+            self.super_admin,
+            self.manager,
+            self.forgetful,
+        ]
 
 
 def _person(email: str, name: str, tenant: Tenant | None, role: Role | None, **extra: Any) -> User:
@@ -68,13 +79,21 @@ def people(django_db_blocker: Any) -> Iterator[People]:
             super_admin=_person(
                 "super-web@platform.test", "Sam Super", None, None, is_super_admin=True
             ),
+            manager=_person("manager-web@acme.test", "Mia Manager", acme, Role.MANAGEMENT_TEAM),
+            forgetful=_person("forgetful-web@acme.test", "Fay Forgetful", acme, Role.PARTICIPANT),
         )
         yield made
         _remove(made)
 
 
+# Addresses the tests invite: their accounts and invitations go when the package ends.
+INVITED = ("robin-web@example.test", "quinn-web@example.test")
+
+
 def _remove(made: People) -> None:
-    ids = [u.pk for u in made.all()]
+    invited = User.objects.filter(email__in=INVITED).values_list("pk", flat=True)
+    ids = [u.pk for u in made.all()] + list(invited)
+    Invitation.objects.filter(email__in=INVITED).delete()
     for schema in ("acme", "globex", "public"):
         with schema_context(schema):
             channels = list(Channel.objects.filter(created_by__in=ids).values_list("pk", flat=True))
@@ -101,12 +120,47 @@ def _stray_sessions_ended(django_db_setup: Any, django_db_blocker: Any) -> Itera
         )
 
 
+class Mailbox:
+    """The server's mails, one file each (Django's file backend), as a person reads them."""
+
+    LINK = re.compile(r"https?://[^\s\"<>]+token=[A-Za-z0-9_-]+")
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+
+    def link_to(self, address: str, *, after: float, timeout: float = 15) -> str:
+        """The link of the newest mail to `address` written after `after` (a time.time());
+        mails go out on a background thread just after the answer."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            files = sorted(
+                (f for f in self.folder.glob("*") if f.stat().st_mtime >= after),
+                key=lambda f: f.stat().st_mtime,
+                reverse=True,
+            )
+            for file in files:
+                text = file.read_text(errors="replace")
+                if f"To: {address}" in text and (found := self.LINK.search(text)):
+                    return found.group(0)
+            time.sleep(0.2)
+        raise AssertionError(f"no mail to {address} in {self.folder}")
+
+
 @pytest.fixture(scope="package")
-def server(people: People, _stray_sessions_ended: None) -> Iterator[str]:
+def mailbox(tmp_path_factory: pytest.TempPathFactory) -> Mailbox:
+    return Mailbox(tmp_path_factory.mktemp("mail"))
+
+
+@pytest.fixture(scope="package")
+def server(people: People, mailbox: Mailbox, _stray_sessions_ended: None) -> Iterator[str]:
     """The server's base address, with `{host}` for the host name: acme.localhost, ..."""
     port = free_port()
     env = {
         **os.environ,
+        # Mails are files a test reads; their links name this server's port.
+        "EMAIL_BACKEND": "django.core.mail.backends.filebased.EmailBackend",
+        "EMAIL_FILE_PATH": str(mailbox.folder),
+        "PUBLIC_URL_PORT": str(port),
         "DATABASE_URL": database_url(),
         "REDIS_URL": "",  # one process: the in-memory layer
         "LOGIN_RATE": "1000/min",
@@ -176,13 +230,15 @@ def rest(server: str) -> Rest:
 
 @pytest.fixture
 def open_page(browser: Any, server: str, rest: Rest) -> Iterator[Any]:
-    """open_page(host, user=None, sign_in_form=False) -> a page in a browser context of its
-    own, signed in as `user`: through the sign-in form, or with the user's token already in
-    the page's storage (as after an earlier sign-in)."""
+    """open_page(host, user=None, sign_in_form=False, path="/") -> a page in a browser
+    context of its own, signed in as `user`: through the sign-in form, or with the user's
+    token already in the page's storage (as after an earlier sign-in)."""
     contexts: list[Any] = []
     faults: list[str] = []
 
-    def open_(host: str, user: User | None = None, *, sign_in_form: bool = False) -> Any:
+    def open_(
+        host: str, user: User | None = None, *, sign_in_form: bool = False, path: str = "/"
+    ) -> Any:
         context = browser.new_context(viewport=DESKTOP)
         contexts.append(context)
         page = context.new_page()
@@ -204,7 +260,7 @@ def open_page(browser: Any, server: str, rest: Rest) -> Iterator[Any]:
                 f" localStorage.setItem('{key}', {json.dumps(rest.login(host, user))});"
                 " sessionStorage.setItem('seeded', '1'); }"
             )
-        page.goto(server.format(host=host) + "/")
+        page.goto(server.format(host=host) + path)
         if user is not None:
             if sign_in_form:
                 sign_in(page, user)

@@ -5,9 +5,12 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from playwright.sync_api import expect
 
 from tests.web.conftest import People, Rest, shot
+
+pytestmark = pytest.mark.slow  # a server and a browser of their own
 
 ACME = "acme.localhost"
 

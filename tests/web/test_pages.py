@@ -38,12 +38,42 @@ def test_pages_allow_no_inline_script_nor_any_other_origin():
 
 
 @pytest.mark.parametrize(
-    "asset", ["web/chat-client.js", "web/chat-client.d.ts", "web/ui.js", "web/style.css"]
+    "asset",
+    [
+        "web/chat-client.js",
+        "web/chat-client.d.ts",
+        "web/ui.js",
+        "web/people.js",
+        "web/access.js",
+        "web/style.css",
+    ],
 )
 def test_assets_are_served_on_every_host(asset):
     for host in ("localhost", "acme.localhost"):
         response = _get(host, f"/static/{asset}")
         assert response.status_code == 200, (host, asset)
+
+
+def test_mailed_links_open_pages_invitations_on_tenant_hosts_resets_on_every_host(acme, globex):
+    for host, path in [
+        ("acme.localhost", "/join?token=abc"),
+        ("globex.localhost", "/join?token=abc"),
+        ("acme.localhost", "/reset-password?token=abc"),
+        ("localhost", "/reset-password?token=abc"),
+    ]:
+        page = _get(host, path)
+        assert page.status_code == 200, (host, path)
+        html = page.content.decode()
+        assert re.findall(r"<script[^>]*>", html) == [
+            '<script type="module" src="/static/web/access.js">'
+        ]
+        assert page["Content-Security-Policy"] == _get(host, "/")["Content-Security-Policy"]
+        # The token is in the address: it leaves in no Referer.
+        assert page["Referrer-Policy"] == "no-referrer"
+    assert acme.name in _get("acme.localhost", "/join").content.decode()
+    assert globex.name in _get("globex.localhost", "/join").content.decode()
+    # The console's host has no invitations to accept.
+    assert _get("localhost", "/join").json()["error"]["code"] == "not_found"
 
 
 def test_a_suspended_tenant_page_says_so_and_its_api_stays_closed(acme):
@@ -54,6 +84,8 @@ def test_a_suspended_tenant_page_says_so_and_its_api_stays_closed(acme):
     api = _get("acme.localhost", "/api/auth/me")
     assert api.status_code == 403 and api.json()["error"]["code"] == "tenant_suspended"
     assert _get("acme.localhost", "/static/web/style.css").status_code == 200
+    for path in ("/join?token=abc", "/reset-password?token=abc"):
+        assert b"This organisation is suspended" in _get("acme.localhost", path).content
 
 
 def test_pages_do_not_shadow_api_routes_or_unknown_paths():

@@ -117,11 +117,12 @@ def message_send(
             tenant_id=located.tenant_id,
         )
         message = appended.message
-        _announce(located, message)
         if note:
-            # Not an answer to the requester: no badge, no first response, no audit.
+            # Not an answer to the requester: to the notes room only; no badge, no first
+            # response, no audit.
+            _announce(located, message)
             return message
-        _badges_after_message(actor, located, message, appended.readers)
+        _announce_with_badges(actor, located, message, appended.readers)
         _ticket_after_message(actor, located)
         _audit(
             actor,
@@ -137,18 +138,28 @@ def message_send(
 _TENANT_HOST_ONLY = (ChannelType.TEAM, ChannelType.TOURNAMENT)
 
 
-def _badges_after_message(
+def _announce_with_badges(
     actor: Actor, located: Located, message: Message, readers: list[tuple[int, int]]
 ) -> None:
-    """Every other participant's badge moves, whether or not they joined the room: one
-    layer message per host, which each process fans out to its own sockets. Team and
-    tournament channels are never shown on the console's host: no message for it."""
+    """The room gets `new_message`, and every other participant's badge moves, whether or
+    not they joined the room: one layer message per host, which each process fans out to
+    its own sockets. Team and tournament channels are shown only on their tenant's host:
+    the message travels with that host's badges, one publish in all."""
     channel = located.channel
-    schemas = [_tenant_schema(actor, channel)]
-    if channel.type not in _TENANT_HOST_ONLY:
-        schemas.append(PUBLIC)
+    schema = _tenant_schema(actor, channel)
+    if channel.type in _TENANT_HOST_ONLY:
+        events.publish_message(
+            data=message_payload(message),
+            group=events.channel_group(located.schema, channel.pk),
+            schema=schema,
+            channel_id=channel.pk,
+            seq=message.public_seq,
+            readers=readers,
+        )
+        return
+    _announce(located, message)
     events.publish_badges(
-        schemas=schemas,
+        schemas=[schema, PUBLIC],
         channel_id=channel.pk,
         seq=message.public_seq,
         readers=readers,

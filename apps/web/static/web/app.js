@@ -1,9 +1,11 @@
 // @ts-check
 /**
  * The tenant app (`http://<tenant>.<domain>/`): sign-in, the channel list, the chat
- * window and the support desk's ticket actions, over `chat-client.js`.
+ * window and the support desk's ticket actions, over `chat-client.js`; the members,
+ * invitations and account screens come from `people.js`.
  */
 import { ApiError, chatApi, chatSocket } from "./chat-client.js";
+import { accountScreen, forgotPassword, invitationsScreen, membersScreen, pickAssignee } from "./people.js";
 import { ChatWindow, ask, byId, fill, fillSelect, h, label, showError, timeOf, toast } from "./ui.js";
 
 /** @typedef {import("./chat-client.js").Channel} Channel */
@@ -65,7 +67,9 @@ async function boot() {
 function showLogin(message) {
   byId("boot").hidden = true;
   byId("chat-view").hidden = true;
+  byId("people-view").hidden = true;
   byId("session-bar").hidden = true;
+  byId("app-nav").hidden = true;
   byId("login-view").hidden = false;
   showError(byId("login-error"), message ? { message } : null);
   /** @type {HTMLInputElement} */ (byId("login-email")).focus();
@@ -98,6 +102,10 @@ function startSession(who) {
   byId("login-view").hidden = true;
   byId("chat-view").hidden = false;
   byId("session-bar").hidden = false;
+  const staff = who.role === "TENANT_ADMIN" || who.role === "MANAGEMENT_TEAM";
+  byId("app-nav").hidden = false;
+  byId("nav-members").hidden = !staff;
+  byId("nav-invitations").hidden = !staff;
   byId("whoami").textContent = `${who.user.displayName} · ${label(who.role || (who.user.isSuperAdmin ? "SUPER_ADMIN" : ""))}`;
   byId("new-ticket").hidden = !who.role;
   byId("reports-open").hidden = who.role !== "TENANT_ADMIN";
@@ -119,6 +127,7 @@ function sessionEnded(message) {
   me = null;
   current = null;
   channels.clear();
+  byId("people-view").replaceChildren();
   showLogin(message);
 }
 
@@ -126,6 +135,8 @@ function suspended() {
   socket.close();
   byId("boot").hidden = true;
   byId("chat-view").hidden = true;
+  byId("people-view").hidden = true;
+  byId("app-nav").hidden = true;
   byId("login-view").hidden = true;
   byId("session-bar").hidden = true;
   const notice = byId("notice");
@@ -288,9 +299,40 @@ function refreshUnread() {
 // --- the open channel --------------------------------------------------------------------
 
 function route() {
+  if (!me) return;
+  const screen = location.hash.match(/^#\/(members|invitations|account)$/);
+  const view = screen ? screen[1] : "chat";
+  for (const link of document.querySelectorAll("#app-nav a")) {
+    const here = /** @type {HTMLElement} */ (link).dataset.view === view;
+    if (here) link.setAttribute("aria-current", "page");
+    else link.removeAttribute("aria-current");
+  }
+  byId("chat-view").hidden = !!screen;
+  byId("people-view").hidden = !screen;
+  if (screen) {
+    closeChannel();
+    showScreen(screen[1]);
+    return;
+  }
   const match = location.hash.match(/^#\/c\/([0-9a-f-]+)$/);
   if (match) openChannel(match[1]);
   else closeChannel();
+}
+
+/** The members, invitations and account screens. @param {string} name */
+function showScreen(name) {
+  if (!me) return;
+  const root = byId("people-view");
+  const staff = me.role === "TENANT_ADMIN" || me.role === "MANAGEMENT_TEAM";
+  if (name === "account") accountScreen(root, { api, me, signOut: logout });
+  else if (!staff) root.replaceChildren(h("p", { class: "state muted", text: "Only the organisation's staff see this." }));
+  else if (name === "members") membersScreen(root, { api, me, selfChanged: () => location.reload() });
+  else invitationsScreen(root, { api, me });
+  const heading = root.querySelector("h2");
+  if (heading) {
+    heading.setAttribute("tabindex", "-1");
+    /** @type {HTMLElement} */ (heading).focus();
+  }
 }
 
 function requireCurrent() {
@@ -486,10 +528,9 @@ async function act(promise, done) {
 
 async function assign() {
   const c = requireCurrent();
-  const staff = (current?.participants || []).filter((p) => p.role === "ADMIN");
-  const names = staff.map((p) => `${p.user.id} = ${p.user.displayName}`).join(", ");
-  const value = await ask({ title: "Assign the ticket", text: `Staff in this channel: ${names || "none yet"}.`, field: "Assignee id", confirmLabel: "Assign" });
-  if (value) act(api.assign(c.id, Number(value)), "Assigned.");
+  if (!me) return;
+  const assignee = await pickAssignee({ api, me, channel: c });
+  if (assignee) act(api.assign(c.id, assignee), "Assigned.");
 }
 
 async function escalate() {
@@ -862,6 +903,7 @@ async function showReport(event) {
 function wireStaticControls() {
   byId("login-form").addEventListener("submit", login);
   byId("logout").addEventListener("click", logout);
+  byId("forgot").addEventListener("click", () => forgotPassword(api, /** @type {HTMLInputElement} */ (byId("login-email")).value));
   fillSelect(/** @type {HTMLSelectElement} */ (byId("filter-type")), [["", "All types"], ...TYPES.map((t) => /** @type {[string, string]} */ ([t, label(t)]))]);
   fillSelect(/** @type {HTMLSelectElement} */ (byId("filter-status")), [["", "Any status"], ...STATUSES.map((s) => /** @type {[string, string]} */ ([s, label(s)]))]);
   fillSelect(/** @type {HTMLSelectElement} */ (byId("ticket-category")), CATEGORIES.map((c) => [c, label(c)]));

@@ -89,6 +89,33 @@ export interface Member {
   status: "ACTIVE" | "SUSPENDED";
   joinedAt: string;
 }
+export interface Invitation {
+  id: number;
+  email: string;
+  role: MembershipRole;
+  displayName: string;
+  invitedBy: UserBrief | null;
+  createdAt: string;
+  expiresAt: string;
+}
+export interface InvitationPreview {
+  email: string;
+  role: MembershipRole;
+  displayName: string;
+  tenant: { slug: string; name: string; isPublic: boolean };
+  expiresAt: string;
+  /** True: accept with the account's own password; false: choose one. */
+  existingAccount: boolean;
+}
+/** One of your sign-ins (`GET /api/auth/sessions`). */
+export interface SessionInfo {
+  id: number;
+  createdAt: string;
+  lastUsedAt: string | null;
+  expiresAt: string;
+  userAgent: string;
+  current: boolean;
+}
 export interface Session { token: string; expiresAt: string; user: User; role: MembershipRole | null }
 export interface Me {
   user: User;
@@ -144,6 +171,17 @@ export interface ChatApi {
   suspendMember(userId: number): Promise<Member>;
   reactivateMember(userId: number): Promise<Member>;
   removeMember(userId: number): Promise<null>;
+  invitations(): Promise<{ invitations: Invitation[] }>;
+  invite(body: { email: string; role: MembershipRole; displayName?: string }): Promise<Invitation>;
+  revokeInvitation(id: number): Promise<null>;
+  invitation(token: string): Promise<InvitationPreview>;
+  acceptInvitation(body: { token: string; password?: string; displayName?: string }): Promise<Session>;
+  changePassword(currentPassword: string, newPassword: string): Promise<null>;
+  requestPasswordReset(email: string): Promise<{ detail: string }>;
+  passwordReset(token: string): Promise<{ email: string; expiresAt: string }>;
+  confirmPasswordReset(token: string, newPassword: string): Promise<null>;
+  sessions(): Promise<{ sessions: SessionInfo[] }>;
+  revokeSession(id: number): Promise<null>;
   console: {
     tenants(query?: { status?: string; search?: string; after?: string; limit?: number }): Promise<any>;
     provision(body: { slug: string; name: string; adminEmail: string; adminName?: string }): Promise<any>;

@@ -75,6 +75,9 @@
  * @typedef {{ token: string, expiresAt: string, user: User, role: MembershipRole | null }} Session
  * @typedef {{ id: number, displayName: string, email: string | null, role: MembershipRole, status: "ACTIVE" | "SUSPENDED", joinedAt: string }} Member
  * @typedef {{ user: User, tenant: { slug: string, name: string, isPublic: boolean }, role: MembershipRole | null }} Me
+ * @typedef {{ id: number, email: string, role: MembershipRole, displayName: string, invitedBy: UserBrief | null, createdAt: string, expiresAt: string }} Invitation
+ * @typedef {{ email: string, role: MembershipRole, displayName: string, tenant: { slug: string, name: string, isPublic: boolean }, expiresAt: string, existingAccount: boolean }} InvitationPreview
+ * @typedef {{ id: number, createdAt: string, lastUsedAt: string | null, expiresAt: string, userAgent: string, current: boolean }} SessionInfo
  */
 
 /** An error answered by the API (`{"error": {code, message, fields?}}`) or a socket `error` frame. */
@@ -265,6 +268,39 @@ export function chatApi(options = {}) {
     reactivateMember: (/** @type {number} */ userId) =>
       request("PUT", `/api/members/${userId}/reactivate`),
     removeMember: (/** @type {number} */ userId) => request("DELETE", `/api/members/${userId}`),
+    // --- invitations (tenant host): tenant admins any role, the management team participants ---
+    /** @returns {Promise<{ invitations: Invitation[] }>} */
+    invitations: () => request("GET", "/api/invitations"),
+    /**
+     * Mails a link; the same address in the same role again mails a fresh link (resend).
+     * @param {{ email: string, role: MembershipRole, displayName?: string }} body
+     * @returns {Promise<Invitation>}
+     */
+    invite: (body) => request("POST", "/api/invitations", { body }),
+    revokeInvitation: (/** @type {number} */ id) => request("DELETE", `/api/invitations/${id}`),
+    /** What a mailed invitation link names. @returns {Promise<InvitationPreview>} */
+    invitation: (/** @type {string} */ token) => request("GET", "/api/invitations/accept", { query: { token } }),
+    /**
+     * Accepts on the invitation's host: a new account's password and name, or an existing
+     * account's own password. Answers as `login`.
+     * @param {{ token: string, password?: string, displayName?: string }} body
+     * @returns {Promise<Session>}
+     */
+    acceptInvitation: (body) => request("POST", "/api/invitations/accept", { body }),
+    // --- your own account (any host) ---
+    changePassword: (/** @type {string} */ currentPassword, /** @type {string} */ newPassword) =>
+      request("POST", "/api/auth/password", { body: { currentPassword, newPassword } }),
+    /** Always 202: a link is mailed when the address may sign in on this host. */
+    requestPasswordReset: (/** @type {string} */ email) =>
+      request("POST", "/api/auth/password-reset", { body: { email } }),
+    /** @returns {Promise<{ email: string, expiresAt: string }>} */
+    passwordReset: (/** @type {string} */ token) =>
+      request("GET", "/api/auth/password-reset/confirm", { query: { token } }),
+    confirmPasswordReset: (/** @type {string} */ token, /** @type {string} */ newPassword) =>
+      request("POST", "/api/auth/password-reset/confirm", { body: { token, newPassword } }),
+    /** @returns {Promise<{ sessions: SessionInfo[] }>} */
+    sessions: () => request("GET", "/api/auth/sessions"),
+    revokeSession: (/** @type {number} */ id) => request("DELETE", `/api/auth/sessions/${id}`),
     // --- console (super admins, public host) ---
     console: {
       /** @param {{ status?: string, search?: string, after?: string, limit?: number }} [query] */

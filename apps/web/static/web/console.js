@@ -1,9 +1,11 @@
 // @ts-check
 /**
  * The super-admin console (`http://<base domain>/`): figures, tenants, the
- * platform-support queue, escalations (answered live in the chat window) and the audit log.
+ * platform-support queue, escalations (answered live in the chat window), the audit log
+ * and your account (password, sessions).
  */
 import { ApiError, chatApi, chatSocket } from "./chat-client.js";
+import { accountScreen, forgotPassword } from "./people.js";
 import { ChatWindow, ask, byId, fill, fillSelect, h, label, showError, timeOf, toast } from "./ui.js";
 
 /** @typedef {import("./chat-client.js").Message} Message */
@@ -25,6 +27,7 @@ let cleanups = [];
 
 async function boot() {
   byId("login-form").addEventListener("submit", login);
+  byId("forgot").addEventListener("click", () => forgotPassword(api, /** @type {HTMLInputElement} */ (byId("login-email")).value));
   byId("logout").addEventListener("click", async () => {
     await api.logout().catch(() => null);
     sessionEnded("");
@@ -120,6 +123,7 @@ function route() {
     ticket: () => ticketView(root, id),
     audit: () => auditView(root),
     reports: () => reportsView(root),
+    account: async () => me && accountScreen(root, { api, me, signOut: () => byId("logout").click() }),
   };
   const render = views[/** @type {keyof typeof views} */ (view)] || (() => overview(root));
   render().catch((/** @type {any} */ error) => {

@@ -86,7 +86,8 @@ export function showError(area, error) {
   area.hidden = false;
   area.append(h("p", { text: error.message || String(error) }));
   for (const [field, messages] of Object.entries(error.fields || {})) {
-    area.append(h("p", { class: "field-error", text: `${label(field)}: ${messages.join(" ")}` }));
+    const name = label(field.replace(/([a-z])([A-Z])/g, "$1_$2"));
+    area.append(h("p", { class: "field-error", text: `${name}: ${messages.join(" ")}` }));
   }
 }
 
@@ -103,13 +104,13 @@ export function toast(text, kind = "info") {
 /**
  * Asks for one line of text (or a confirmation when `field` is omitted) in a modal
  * dialog; resolves null when cancelled.
- * @param {{ title: string, text?: string, field?: string, confirmLabel?: string, danger?: boolean, required?: boolean, expect?: string }} spec
+ * @param {{ title: string, text?: string, field?: string, initial?: string, confirmLabel?: string, danger?: boolean, required?: boolean, expect?: string }} spec
  * @returns {Promise<string | null>}
  */
 export function ask(spec) {
   return new Promise((resolve) => {
     const input = spec.field
-      ? h("input", { id: "ask-input", name: "value", required: spec.required !== false, autocomplete: "off" })
+      ? h("input", { id: "ask-input", name: "value", required: spec.required !== false, autocomplete: "off", value: spec.initial || undefined })
       : null;
     const confirm = h("button", {
       type: "submit",
