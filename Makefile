@@ -8,8 +8,9 @@ HOST ?= 127.0.0.1
 # WS_MAX_FRAME_BYTES (64 KiB) with an `error` frame before that.
 WS_MAX_SIZE ?= 1048576
 
-.PHONY: run test check install install-dev migrate seed lint bench bench-quick \
-	bench-channel-list bench-layers bench-provisioning bench-messages bench-reports recount
+.PHONY: run stop cluster cluster-restart cluster-stop test check install install-dev migrate seed \
+	lint bench bench-quick bench-channel-list bench-cluster bench-layers bench-provisioning \
+	bench-messages bench-reports recount worker beat
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -32,9 +33,26 @@ migrate: install
 seed: migrate
 	$(BIN)/python manage.py seed_demo
 
+# The server's pid goes to var/run.pid (exec keeps the shell's), for `make stop`.
 run: seed
-	$(BIN)/uvicorn config.asgi:application --host $(HOST) --port $(PORT) --lifespan off \
-		--ws-per-message-deflate false --ws-max-size $(WS_MAX_SIZE)
+	mkdir -p var && echo $$$$ > var/run.pid && exec $(BIN)/uvicorn config.asgi:application --host $(HOST) --port $(PORT) --lifespan off \
+		--no-access-log --ws-per-message-deflate false --ws-max-size $(WS_MAX_SIZE)
+
+# Stops what `make run` started: its server, and the embedded PostgreSQL (var/pgdata).
+stop:
+	$(BIN)/python deploy/local.py stop
+
+# nginx :8080 -> uvicorn :8001, :8002 -> PgBouncer :6432 -> PostgreSQL; Redis :6380
+# (deploy/local.py; files under var/cluster/).
+cluster: install
+	$(BIN)/python deploy/local.py cluster-start
+
+# A rolling restart: each worker out of nginx, stopped (SIGTERM), started, back in.
+cluster-restart:
+	$(BIN)/python deploy/local.py cluster-restart
+
+cluster-stop:
+	$(BIN)/python deploy/local.py cluster-stop
 
 test: install-dev
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
@@ -72,5 +90,16 @@ bench-provisioning: install-dev
 bench-messages: install-dev
 	$(BIN)/python bench/message_send.py
 
+# REST sends and socket deliveries through the running `make cluster` (bench/cluster.py).
+bench-cluster: install-dev
+	$(BIN)/python bench/cluster.py $(BENCH_ARGS)
+
 recount: install
 	$(BIN)/python manage.py recount
+
+# The job runner in production (README: Job runner): needs CELERY_BROKER_URL.
+worker: install
+	$(BIN)/celery -A config worker --loglevel INFO
+
+beat: install
+	$(BIN)/celery -A config beat --loglevel INFO --schedule var/celerybeat-schedule

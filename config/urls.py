@@ -1,6 +1,7 @@
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from apps.chat.api.sla import SlaPoliciesApi
 from apps.core.errors import handler400, handler403, handler404, handler500  # noqa: F401
 from apps.records.api.views import TenantAuditApi
 
@@ -12,6 +13,7 @@ urlpatterns = [
     path("api/console/", include("apps.platform.api.urls")),
     path("api/", include("apps.chat.api.member_urls")),
     path("api/audit", TenantAuditApi.as_view(), name="audit"),
+    path("api/sla-policies", SlaPoliciesApi.as_view(), name="sla-policies"),
     path("api/schema/", SpectacularAPIView.as_view(permission_classes=[]), name="schema"),
     path(
         "api/docs/",

@@ -103,8 +103,9 @@ def user_rename(*, user: User, display_name: str) -> User:
 
 
 def user_create(
-    *, email: str, password: str, display_name: str, is_super_admin: bool = False
+    *, email: str, password: str | None, display_name: str, is_super_admin: bool = False
 ) -> User:
+    """`password` None: an unusable one (the owner sets one with a password reset)."""
     return User.objects.create_user(
         email=email, password=password, display_name=display_name, is_super_admin=is_super_admin
     )

@@ -21,6 +21,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID, uuid4
 
+import structlog
 from channels.consumer import get_handler_name
 from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
@@ -35,10 +36,12 @@ from apps.chat.limits import message_allowed
 from apps.chat.locate import channel_located
 from apps.chat.models import MessageKind
 from apps.chat.payloads import message_payload
-from apps.chat.ws import Backlog, in_tenant, run_db
+from apps.chat.shutdown import GOING_AWAY_ERROR, going_away
+from apps.chat.ws import Backlog, header, in_tenant, run_db
 from apps.core import parsers
 from apps.core.closecodes import (
     CLOSE_FORBIDDEN,
+    CLOSE_GOING_AWAY,
     CLOSE_TOO_SLOW,
     CLOSE_TRY_AGAIN,
     CLOSE_UNAUTHENTICATED,
@@ -48,9 +51,13 @@ from apps.core.db import public_table, tenant_connection
 from apps.core.errors import DB_RETRY_AFTER, UNAVAILABLE, database_unavailable
 from apps.core.exceptions import ApplicationError, InvalidInput, NotFound
 from apps.core.limits import RENEW_SECONDS, SocketLeases
+from apps.core.metrics import SOCKET_SESSIONS, SOCKETS_OPEN, close_code_label
+from apps.core.middleware import request_id_of
 from apps.tenancy.models import SUSPENDED_CODE, SUSPENDED_MESSAGE, Tenant, TenantStatus
 
 logger = logging.getLogger(__name__)
+session_logger = logging.getLogger("apps.sockets")
+ROUTE = "ws/chat/"
 
 TYPING_TTL = 5.0  # seconds a typing indicator lasts without a new `typing`
 BADGE_INTERVAL = 1.0  # at most one `unread_changed` per channel and socket in this time
@@ -214,7 +221,11 @@ class ChatConsumer(AsyncWebsocketConsumer):
     rooms: dict[str, str]  # joined channel id -> its group, checked against the database once
     notes: dict[str, str]  # joined ticket id -> its notes group, for those who see notes
     closing = False
+    leaving = False  # the process is stopping: no new frames are handled
+    in_flight: asyncio.Future[None] | None = None  # the frame being handled
     registered = False
+    close_code: int | None = None  # the first close, by the server or the client
+    frames_in = 0
     expiry: asyncio.TimerHandle | None = None
     rechecking: asyncio.Task[None] | None = None
 
@@ -224,12 +235,39 @@ class ChatConsumer(AsyncWebsocketConsumer):
         self.scope = scope
         self.channel_layer = None
         self.base_send = send
+        started = time.perf_counter()
+        # This connection's task (and the lines it logs) carries the request id.
+        request_id = request_id_of(header(scope, b"x-request-id"))
+        structlog.contextvars.bind_contextvars(request_id=request_id)
         try:
             with suppress(StopConsumer):
                 while True:
                     await self.dispatch(await receive())
         finally:
             await self._release()  # also when a handler failed
+            self._log_session(time.perf_counter() - started)
+
+    def _log_session(self, elapsed: float) -> None:
+        """One line per socket session, at its end; the close code stands as its status."""
+        code = self.close_code or 1006
+        SOCKET_SESSIONS.labels(close_code_label(code)).inc()
+        actor = self.scope.get("actor")
+        session_logger.info(
+            "socket",
+            extra={
+                "route": ROUTE,
+                "status": code,
+                "duration_ms": round(elapsed * 1000, 2),
+                "tenant": actor.tenant.schema_name if actor else None,
+                "user": actor.user.pk if actor else None,
+                "frames_in": self.frames_in,
+            },
+        )
+
+    async def close(self, code: int | bool | None = None, reason: str | None = None) -> None:
+        if self.close_code is None:
+            self.close_code = code if isinstance(code, int) and code is not True else 1000
+        await super().close(code=code, reason=reason)
 
     async def dispatch(self, message: dict[str, Any]) -> None:
         """As Channels' own, less its thread hop per frame to close the loop thread's old
@@ -242,6 +280,10 @@ class ChatConsumer(AsyncWebsocketConsumer):
 
     async def connect(self) -> None:
         await self.accept()
+        if going_away():
+            self.closing = True  # this process is stopping: connect to another one
+            await self.close(code=CLOSE_GOING_AWAY)
+            return
         if self.scope.get("close_code"):
             self.closing = True  # frames that still arrive are ignored
             if self.scope.get("close_error"):
@@ -279,6 +321,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
         self.hub = hub()
         await self.hub.register(self)
         self.registered = True
+        SOCKETS_OPEN.inc()
         self.expiry = self._expire_with(self.scope["token_expires_at"])
         for group in self.personal:
             await self.hub.join(group, self)
@@ -297,6 +340,8 @@ class ChatConsumer(AsyncWebsocketConsumer):
             self.close_with(*admitted)
 
     async def disconnect(self, code: int) -> None:
+        if self.close_code is None:
+            self.close_code = code
         await self._release()
 
     async def _release(self) -> None:
@@ -304,6 +349,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
         if not self.registered:
             return
         self.registered = False
+        SOCKETS_OPEN.dec()
         self.closing = True
         for task in self.typing_expiry.values():
             task.cancel()
@@ -323,8 +369,36 @@ class ChatConsumer(AsyncWebsocketConsumer):
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         """Every frame gets its reply or an `error` frame; nothing a client sends, and no
         failure below (the database away, a bug), ends the connection."""
+        self.frames_in += 1
         if self.closing:
             return  # being closed (too slow, or the tenant was suspended): nothing more
+        if self.leaving:
+            ref = None
+            with suppress(ApplicationError):
+                ref = self._parse(text_data)[2]
+            self._send_error(GOING_AWAY_ERROR, ref)
+            return
+        self.in_flight = handling = asyncio.get_running_loop().create_future()
+        try:
+            await self._receive(text_data)
+        finally:
+            handling.set_result(None)
+            self.in_flight = None
+
+    async def go_away(self) -> None:
+        """The process is stopping (`apps.chat.shutdown`): finish the frame being handled,
+        hand the client what is queued, and close with 1001 so it reconnects elsewhere."""
+        if self.closing or self.leaving:
+            return
+        self.leaving = True
+        if self.in_flight is not None:
+            await asyncio.shield(self.in_flight)
+        if self.closing:
+            return
+        self.closing = True
+        await self._close_when_sent(CLOSE_GOING_AWAY)
+
+    async def _receive(self, text_data: str | None) -> None:
         ref = None
         try:
             event, data, ref = self._parse(text_data)

@@ -27,6 +27,7 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
 
 from apps.chat import hub
+from apps.core.metrics import LAYER_ERRORS
 
 logger = logging.getLogger(__name__)
 
@@ -101,6 +102,7 @@ async def _send_all(messages: list[tuple[str, dict[str, Any]]]) -> None:
             await layer.group_send(group, message)
         except Exception as error:  # the database has it; clients resync from there
             logger.warning("Could not deliver %s to %s: %s", message["type"], group, error)
+            LAYER_ERRORS.labels("publish").inc()
             hub.events_failed()
 
 

@@ -46,11 +46,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from typing import Any, Protocol
 
 from channels.layers import get_channel_layer
 from django.conf import settings
+
+from apps.core.metrics import LAYER_ERRORS, Tally
 
 logger = logging.getLogger(__name__)
 
@@ -85,6 +87,8 @@ class Socket(Protocol):
     def member_changed(self, role: str | None) -> None: ...
 
     def leave_rooms(self, channel_ids: list[str]) -> None: ...
+
+    async def go_away(self) -> None: ...
 
 
 class Hub:
@@ -158,6 +162,7 @@ class Hub:
                 except Exception:
                     # The layer is down: kept here, subscribed again when it returns.
                     logger.warning("Could not subscribe to %s; events delayed", group)
+                    LAYER_ERRORS.labels("subscribe").inc()
                     self.events_failed()
                 except BaseException:
                     if not members:
@@ -204,6 +209,12 @@ class Hub:
         except Exception:  # the subscription goes with the connection anyway
             logger.exception("Could not unsubscribe from %s", group)
 
+    async def go_away(self) -> None:
+        """The process is stopping: every local socket finishes its frame and closes with
+        1001 (`apps.chat.shutdown`)."""
+        sockets = {socket for mine in self.users.values() for socket in mine}
+        await asyncio.gather(*(socket.go_away() for socket in sockets), return_exceptions=True)
+
     # --- layer failures ------------------------------------------------------------------
 
     async def _probe(self, channel: str) -> None:
@@ -213,6 +224,7 @@ class Hub:
             try:
                 await self.layer.send(channel, {"type": "hub.probe"})
             except Exception:
+                LAYER_ERRORS.labels("probe").inc()
                 self.events_failed()
                 continue
             if self.loop.time() - self._probe_back > PROBE_MISSES * interval:
@@ -237,6 +249,7 @@ class Hub:
             for group in list(self.groups):
                 await self.layer.group_add(group, self.channel)
         except Exception:
+            LAYER_ERRORS.labels("subscribe").inc()
             logger.warning("Channel layer still failing; events stay delayed")
             return
         finally:
@@ -280,11 +293,15 @@ class Hub:
         if deliver is not None:
             deliver(message, self.groups.get(message.get("group", ""), ()))
 
-    def _frame(self, message: dict[str, Any], members: Iterable[Socket]) -> None:
+    def _frame(self, message: dict[str, Any], members: Collection[Socket]) -> None:
         frame, skip = message["frame"], message.get("skip")
+        delivered = len(members)  # counted per event, not per socket (apps.core.metrics)
         for socket in members:
             if socket.socket_id != skip:
                 socket.push(frame)
+            else:
+                delivered -= 1
+        Tally.events_delivered += delivered
 
     def _badges(self, message: dict[str, Any], members: Iterable[Socket]) -> None:
         room = message.get("room")
@@ -329,6 +346,11 @@ def hub() -> Hub:
     if found is None:
         found = _hubs[loop] = Hub(get_channel_layer())
     return found
+
+
+def local_hub() -> Hub | None:
+    """This event loop's hub, if a socket or a request started one."""
+    return _hubs.get(asyncio.get_running_loop())
 
 
 def events_failed() -> None:

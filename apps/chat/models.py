@@ -8,7 +8,14 @@ References to users and tenants (public-schema tables) carry no database foreign
 referenced table, so every tenant schema would add a dozen triggers to `accounts_user`
 (12,000 at 1,000 tenants), slowing every write to users and every new tenant. Users are
 deactivated, never deleted, and only the services write these columns, with ids they
-have just read."""
+have just read.
+
+Every relation costs each tenant a `pg_class` row and at least 8 kB, so a column gets an
+index only for a query that uses it: foreign keys carry none of their own
+(`db_index=False`) where a composite index leads with them, or where only deletes would
+use it and none happen (users are deactivated, messages marked removed). The indexes on
+`tenant` and on ticket status serve only the console's reads of the public schema, so
+tenant schemas drop them (`chat.0003`, `PublicSchemaOnlyIndex`)."""
 
 from __future__ import annotations
 
@@ -100,9 +107,14 @@ class Channel(models.Model):
         on_delete=models.CASCADE,
         related_name="+",
         db_constraint=False,
+        db_index=False,  # channel_tenant_status_idx leads with it
     )
     created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", db_constraint=False
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_constraint=False,
+        db_index=False,
     )
     assigned_to = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -111,6 +123,7 @@ class Channel(models.Model):
         on_delete=models.PROTECT,
         related_name="+",
         db_constraint=False,
+        db_index=False,  # channel_assignee_status_idx leads with it
     )
     escalation_reason = models.TextField(blank=True)
     escalated_at = models.DateTimeField(null=True, blank=True)
@@ -125,7 +138,12 @@ class Channel(models.Model):
     # message that is not a note, so the channel list shows nobody a note.
     last_public_seq = models.PositiveBigIntegerField(default=0)
     last_message = models.ForeignKey(
-        "Message", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        "Message",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_index=False,
     )
     last_activity_at = models.DateTimeField(default=timezone.now)
     created_at = models.DateTimeField(default=timezone.now)
@@ -165,9 +183,17 @@ class Channel(models.Model):
 
 
 class Participant(models.Model):
-    channel = models.ForeignKey(Channel, on_delete=models.CASCADE, related_name="participants")
+    # Indexed by participant_channel_user and participant_user_channel_idx, which lead
+    # with them.
+    channel = models.ForeignKey(
+        Channel, on_delete=models.CASCADE, related_name="participants", db_index=False
+    )
     user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", db_constraint=False
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_constraint=False,
+        db_index=False,
     )
     role = models.CharField(
         max_length=10, choices=ParticipantRole.choices, default=ParticipantRole.MEMBER
@@ -190,7 +216,10 @@ class Participant(models.Model):
 
 class Message(models.Model):
     id = models.BigAutoField(primary_key=True)
-    channel = models.ForeignKey(Channel, on_delete=models.CASCADE, related_name="messages")
+    # Indexed by message_channel_seq, which leads with it.
+    channel = models.ForeignKey(
+        Channel, on_delete=models.CASCADE, related_name="messages", db_index=False
+    )
     seq = models.PositiveBigIntegerField()
     sender = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -199,6 +228,7 @@ class Message(models.Model):
         on_delete=models.PROTECT,
         related_name="+",
         db_constraint=False,
+        db_index=False,
     )
     sender_type = models.CharField(max_length=20, choices=SenderType.choices)
     kind = models.CharField(max_length=10, choices=MessageKind.choices, default=MessageKind.USER)
@@ -214,6 +244,7 @@ class Message(models.Model):
         on_delete=models.PROTECT,
         related_name="+",
         db_constraint=False,
+        db_index=False,
     )
 
     class Meta:
@@ -230,7 +261,11 @@ class SupportTicket(models.Model):
         Channel, primary_key=True, on_delete=models.CASCADE, related_name="ticket"
     )
     requester = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", db_constraint=False
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_constraint=False,
+        db_index=False,
     )
     category = models.CharField(
         max_length=20, choices=TicketCategory.choices, default=TicketCategory.OTHER
@@ -250,10 +285,22 @@ class SupportTicket(models.Model):
     rated_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
+    # SLA (apps.chat.services.sla): the targets' due times, when each was missed, and the
+    # time the clock stood still (WAITING_ON_USER, RESOLVED). `sla_due_at` is the earliest
+    # due time of a target not met yet (past ones included): what lists sort by.
+    sla_first_response_due_at = models.DateTimeField(null=True, blank=True)
+    sla_resolution_due_at = models.DateTimeField(null=True, blank=True)
+    sla_first_response_breached_at = models.DateTimeField(null=True, blank=True)
+    sla_resolution_breached_at = models.DateTimeField(null=True, blank=True)
+    sla_breached = models.BooleanField(default=False)
+    sla_due_at = models.DateTimeField(null=True, blank=True)
+    sla_paused_at = models.DateTimeField(null=True, blank=True)
+    sla_paused_seconds = models.PositiveIntegerField(default=0)
 
     class Meta:
         indexes = [
             models.Index(fields=["status", "priority"], name="ticket_status_priority_idx"),
+            models.Index(fields=["sla_due_at"], name="ticket_sla_due_idx"),
             # Reports read tickets by the time they opened, were resolved and were rated.
             models.Index(fields=["created_at"], name="ticket_created_idx"),
             models.Index(fields=["resolved_at"], name="ticket_resolved_idx"),
@@ -276,7 +323,11 @@ class CannedResponse(models.Model):
     title = models.CharField(max_length=200)
     body = models.TextField()
     created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", db_constraint=False
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_constraint=False,
+        db_index=False,  # never looked up by author
     )
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
@@ -285,3 +336,23 @@ class CannedResponse(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["shortcut"], name="canned_response_shortcut")
         ]
+
+
+class SlaPolicy(models.Model):
+    """Targets for tickets of one priority: in a tenant's schema the tenant's, in the
+    public schema the platform's (for PLATFORM_SUPPORT tickets). A target left empty is
+    not tracked."""
+
+    priority = models.CharField(max_length=10, choices=TicketPriority.choices)
+    first_response_minutes = models.PositiveIntegerField(null=True, blank=True)
+    resolution_minutes = models.PositiveIntegerField(null=True, blank=True)
+    # Count only the business hours of the organisation's calendar (its time zone).
+    business_hours_only = models.BooleanField(default=False)
+    # A missed target escalates a SUPPORT channel to the platform's super admins.
+    auto_escalate = models.BooleanField(default=False)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        # A constraint, not `unique=True`: the same rule without a second (LIKE) index
+        # in every tenant's schema.
+        constraints = [models.UniqueConstraint(fields=["priority"], name="sla_priority_unique")]

@@ -38,6 +38,18 @@ class MessageOutput(serializers.Serializer):
         return None if message.removed_at else message.content
 
 
+class SlaOutput(serializers.Serializer):
+    firstResponseDueAt = serializers.DateTimeField(allow_null=True)
+    resolutionDueAt = serializers.DateTimeField(allow_null=True)
+    dueAt = serializers.DateTimeField(
+        allow_null=True, help_text="The earliest due time of a target not met, while it runs."
+    )
+    firstResponseBreachedAt = serializers.DateTimeField(allow_null=True)
+    resolutionBreachedAt = serializers.DateTimeField(allow_null=True)
+    breached = serializers.BooleanField()
+    paused = serializers.BooleanField(help_text="WAITING_ON_USER or RESOLVED: the clock stands.")
+
+
 class TicketOutput(serializers.Serializer):
     requesterId = serializers.IntegerField(source="requester_id")
     category = serializers.CharField()
@@ -50,6 +62,7 @@ class TicketOutput(serializers.Serializer):
     ratingComment = serializers.CharField(source="rating_comment")
     ratedAt = serializers.DateTimeField(source="rated_at", allow_null=True)
     createdAt = serializers.DateTimeField(source="created_at")
+    sla = SlaOutput(allow_null=True, help_text="Null when no SLA target applies.")
 
 
 class ChannelOutput(serializers.Serializer):
@@ -127,6 +140,22 @@ def _ticket_payload(channel: Channel) -> dict[str, Any] | None:
         "ratingComment": ticket.rating_comment,
         "ratedAt": _time(ticket.rated_at),
         "createdAt": _time(ticket.created_at),
+        "sla": _sla_payload(ticket),
+    }
+
+
+def _sla_payload(ticket: Any) -> dict[str, Any] | None:
+    """The ticket's stored SLA columns, as they are (nothing is computed per request)."""
+    if not (ticket.sla_first_response_due_at or ticket.sla_resolution_due_at):
+        return None
+    return {
+        "firstResponseDueAt": _time(ticket.sla_first_response_due_at),
+        "resolutionDueAt": _time(ticket.sla_resolution_due_at),
+        "dueAt": _time(ticket.sla_due_at),
+        "firstResponseBreachedAt": _time(ticket.sla_first_response_breached_at),
+        "resolutionBreachedAt": _time(ticket.sla_resolution_breached_at),
+        "breached": ticket.sla_breached,
+        "paused": ticket.sla_paused_at is not None,
     }
 
 

@@ -418,3 +418,20 @@ def can_edit_ticket(actor: Actor, located: Located) -> Decision:
     if not _administers(actor, located):
         return _refused(Forbidden("Only the channel's admins may update it."))
     return _platform_staff_only(actor, located, "change")
+
+
+# --- SLA policies -------------------------------------------------------------------------
+
+
+def can_read_sla(actor: Actor) -> Decision:
+    """The organisation's SLA targets: its staff read them; on the console, super admins
+    read the platform's."""
+    allowed = actor.is_super_admin if actor.tenant.is_public else actor.is_staff_member
+    return ALLOWED if allowed else _refused(Forbidden("Only staff see the SLA targets."))
+
+
+def can_set_sla(actor: Actor) -> Decision:
+    """Tenant admins set their organisation's targets; super admins the platform's (on the
+    console)."""
+    allowed = actor.is_super_admin if actor.tenant.is_public else actor.is_tenant_admin
+    return ALLOWED if allowed else _refused(Forbidden("Only admins change the SLA targets."))

@@ -31,26 +31,37 @@ def _with_read_state(channel: Channel, participant: Participant | None) -> Chann
     return channel
 
 
+ACTIVITY = "activity"
+SLA_DUE = "slaDue"
+
+
 @dataclass(frozen=True)
 class ChannelCursor:
-    """Where a page of the channel list ends: its last channel's activity time and id."""
+    """Where a page of the channel list ends: its last channel's sort key (activity time,
+    or the ticket's SLA due time with `sort=slaDue`) and id."""
 
-    last_activity_at: datetime
+    last_activity_at: datetime  # the sort key's value
     id: UUID
+    sort: str = ACTIVITY
 
     def encode(self) -> str:
-        raw = f"{self.last_activity_at.isoformat()}|{self.id}".encode()
+        prefix = "" if self.sort == ACTIVITY else f"{self.sort}|"
+        raw = f"{prefix}{self.last_activity_at.isoformat()}|{self.id}".encode()
         return urlsafe_b64encode(raw).decode().rstrip("=")
 
     @classmethod
-    def decode(cls, text: str) -> ChannelCursor:
+    def decode(cls, text: str, *, sort: str = ACTIVITY) -> ChannelCursor:
         try:
             raw = urlsafe_b64decode(text + "=" * (-len(text) % 4)).decode()
-            at, _, pk = raw.partition("|")
+            parts = raw.split("|")
+            given = parts.pop(0) if len(parts) == 3 else ACTIVITY
+            if given != sort or len(parts) != 2:
+                raise ValueError(raw)
+            at, pk = parts
             when = datetime.fromisoformat(at)
             if when.tzinfo is None:
                 raise ValueError(at)
-            return cls(last_activity_at=when, id=UUID(pk))
+            return cls(last_activity_at=when, id=UUID(pk), sort=sort)
         except ValueError:
             raise InvalidInput(
                 "Unknown cursor.", fields={"cursor": ["Use the `next` of a previous page."]}
@@ -63,30 +74,59 @@ class ChannelPage:
     next: ChannelCursor | None
 
 
+def _keyset(after: ChannelCursor | None, sort: str) -> Q:
+    if after is None:
+        return Q()
+    if sort == SLA_DUE:
+        at = after.last_activity_at
+        return Q(ticket__sla_due_at__gt=at) | Q(ticket__sla_due_at=at, id__gt=after.id)
+    return Q(last_activity_at__lt=after.last_activity_at) | Q(
+        last_activity_at=after.last_activity_at, id__lt=after.id
+    )
+
+
+def _sort_key(channel: Channel, sort: str) -> datetime:
+    if sort == SLA_DUE:
+        due = channel.ticket.sla_due_at
+        assert due is not None  # the list keeps only tickets with a due time
+        return due
+    return channel.last_activity_at
+
+
 def channel_list(
     *,
     actor: Actor,
     type: str | None = None,
     status: str | None = None,
     context_id: str | None = None,
+    sla_breached: bool | None = None,
+    sla_due_before: datetime | None = None,
+    sort: str = ACTIVITY,
     after: ChannelCursor | None = None,
     limit: int = CHANNEL_PAGE_SIZE,
 ) -> ChannelPage:
     """A page of the actor's channels, most recently active first (ties by id), each with
     `unread_count` and `last_message`: one query per schema, whatever the number of
-    channels; `after` continues from a previous page's `next`."""
-    filters = {}
+    channels; `after` continues from a previous page's `next`. `sort=slaDue` lists the
+    tickets whose SLA clock runs, soonest due (most overdue) first; `sla_breached` and
+    `sla_due_before` filter on the tickets' stored SLA columns."""
+    filters: dict[str, object] = {}
     if type:
         filters["type"] = type
     if status:
         filters["status"] = status
     if context_id:
         filters["context_id"] = context_id
-    keyset = Q()
-    if after is not None:
-        keyset = Q(last_activity_at__lt=after.last_activity_at) | Q(
-            last_activity_at=after.last_activity_at, id__lt=after.id
-        )
+    if sla_breached is not None:
+        filters["ticket__sla_breached"] = sla_breached
+    if sla_due_before is not None:
+        filters["ticket__sla_due_at__lte"] = sla_due_before
+    if sort == SLA_DUE:
+        filters["ticket__sla_due_at__isnull"] = False
+        order = ("ticket__sla_due_at", "id")
+    else:
+        order = ("-last_activity_at", "-id")
+    keyset = _keyset(after, sort)
     channels: list[Channel] = []
     for schema, allowed in visible_scopes(actor):
         with schema_context(schema):
@@ -96,7 +136,7 @@ def channel_list(
             # costs more to plan and run than the page itself).
             page_ids = list(
                 Channel.objects.filter(allowed, keyset, **filters)
-                .order_by("-last_activity_at", "-id")
+                .order_by(*order)
                 .values_list("pk", flat=True)[: limit + 1]
             )
             rows = (
@@ -112,12 +152,17 @@ def channel_list(
                 channel.unread_count = channel.last_public_seq - read if read is not None else 0
                 channel.my_role = channel.mine_role
                 channels.append(channel)
-    channels.sort(key=lambda c: (c.last_activity_at, c.id), reverse=True)
+    if sort == SLA_DUE:
+        channels.sort(key=lambda c: (_sort_key(c, sort), c.id))
+    else:
+        channels.sort(key=lambda c: (c.last_activity_at, c.id), reverse=True)
     page, more = channels[:limit], len(channels) > limit
     last = page[-1] if more else None
     return ChannelPage(
         channels=page,
-        next=ChannelCursor(last_activity_at=last.last_activity_at, id=last.id) if last else None,
+        next=ChannelCursor(last_activity_at=_sort_key(last, sort), id=last.id, sort=sort)
+        if last
+        else None,
     )
 
 

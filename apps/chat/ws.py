@@ -119,7 +119,7 @@ async def in_tenant(tenant: Tenant, fn: Callable[..., T], /, *args: Any, **kwarg
     return await run_db(run)
 
 
-def _header(scope: dict[str, Any], name: bytes) -> str:
+def header(scope: dict[str, Any], name: bytes) -> str:
     for key, value in scope.get("headers", []):
         if key == name:
             return value.decode("latin-1")
@@ -145,7 +145,7 @@ def _credential(scope: dict[str, Any], tenant: Tenant) -> tuple[ApiToken, Actor 
     """The token the socket acts for, from `Authorization: Bearer`, a single-use
     `?ticket=` (POST /api/auth/ws-ticket), or `?token=`; and the actor it gives on the
     tenant's host (None when it does not work there)."""
-    scheme, _, raw = _header(scope, b"authorization").partition(" ")
+    scheme, _, raw = header(scope, b"authorization").partition(" ")
     if scheme.lower() == "bearer" and raw.strip():
         return credential_on_host(raw=raw.strip(), tenant=tenant)
     query = _query(scope)
@@ -157,9 +157,9 @@ def _credential(scope: dict[str, Any], tenant: Tenant) -> tuple[ApiToken, Actor 
 
 
 def _host_tenant(scope: dict[str, Any]) -> tuple[Tenant | None, int | None]:
-    if not _origin_allowed(_header(scope, b"origin")):
+    if not _origin_allowed(header(scope, b"origin")):
         return None, CLOSE_FORBIDDEN
-    host = host_name(_header(scope, b"host"))
+    host = host_name(header(scope, b"host"))
     tenant = active_tenant_for_host(host) if host else None
     if tenant is None:
         return None, CLOSE_UNKNOWN_HOST

@@ -6,6 +6,7 @@ class CoreConfig(AppConfig):
     label = "core"
 
     def ready(self) -> None:
-        from apps.core.logs import install_on_server_loggers
+        from apps.core.logs import configure_structlog, install_on_server_loggers
 
         install_on_server_loggers()
+        configure_structlog()

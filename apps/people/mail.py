@@ -2,9 +2,10 @@
 
 Each mail has a text and an HTML part rendered from `templates/people/mail/<name>.*`
 (`<name>_subject.txt`, `<name>.txt`, `<name>.html`). It is sent once the caller's
-transaction commits (never for a write that rolled back), on a background thread unless
-`EMAIL_IN_BACKGROUND` is off, and a failure to send is logged, never raised: the request
-that caused it has already succeeded."""
+transaction commits (never for a write that rolled back): as a job of the job runner
+when Celery is configured (`CELERY_BROKER_URL`; retried with backoff), otherwise on a
+background thread unless `EMAIL_IN_BACKGROUND` is off. A failure to send is logged,
+never raised: the request that caused it has already succeeded."""
 
 from __future__ import annotations
 
@@ -51,22 +52,35 @@ def send_after_commit(mail: Mail) -> None:
 
 
 def _dispatch(mail: Mail) -> None:
+    if not settings.JOBS_IN_PROCESS:
+        from apps.people.tasks import send_mail  # the task module imports this one
+
+        try:
+            send_mail.delay(mail.to, mail.template, mail.context)
+            return
+        except Exception:  # the broker is away: send from here rather than lose it
+            logger.exception("Could not queue the %s mail; sending it now", mail.template)
     if settings.EMAIL_IN_BACKGROUND:
         _sender.submit(send_now, mail)
     else:
         send_now(mail)
 
 
+def deliver(mail: Mail) -> None:
+    """Renders and sends; raises when it cannot (the job runner retries)."""
+    name = f"people/mail/{mail.template}"
+    subject = " ".join(render_to_string(f"{name}_subject.txt", mail.context).split())
+    message = EmailMultiAlternatives(
+        subject=subject,
+        body=render_to_string(f"{name}.txt", mail.context),
+        to=[mail.to],
+    )
+    message.attach_alternative(render_to_string(f"{name}.html", mail.context), "text/html")
+    message.send()
+
+
 def send_now(mail: Mail) -> None:
     try:
-        name = f"people/mail/{mail.template}"
-        subject = " ".join(render_to_string(f"{name}_subject.txt", mail.context).split())
-        message = EmailMultiAlternatives(
-            subject=subject,
-            body=render_to_string(f"{name}.txt", mail.context),
-            to=[mail.to],
-        )
-        message.attach_alternative(render_to_string(f"{name}.html", mail.context), "text/html")
-        message.send()
+        deliver(mail)
     except Exception:
         logger.exception("Could not send the %s mail to %s", mail.template, mail.to)

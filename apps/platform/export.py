@@ -8,10 +8,15 @@ messages are complete and in order up to the moment that channel is read; messag
 sent meanwhile may or may not appear.
 
     {"version", "exportedAt", "tenant", "members": [...], "channels": [...],
-     "platformTickets": [...], "escalations": [...]}
+     "platformTickets": [...], "escalations": [...], "people": [...]}
 
 Channels and platform tickets: every field, the ticket, the participants and
-`messages` oldest first (removed ones included, with `removedAt`/`removedBy`).
+`messages` oldest first (removed ones included, with `removedAt`/`removedBy`). People are
+referred to by user id; `members` and `people` (everyone else the document names: former
+members, super admins who answered) give each id's email, by which `manage.py
+tenant_import` (`apps.platform.restore`) finds or creates the accounts in another database.
+
+Versions: 1 had no `people` and no member `status`; 2 has them.
 """
 
 from __future__ import annotations
@@ -26,7 +31,7 @@ from django.utils import timezone
 from django_tenants.utils import schema_context
 
 from apps.accounts.actors import Actor
-from apps.accounts.models import Membership
+from apps.accounts.models import Membership, User
 from apps.chat.models import Channel, ChannelType, Message, Participant, SupportTicket
 from apps.platform.services import audit_tenant, require_console, tenant_get
 from apps.records.audit import Action
@@ -34,7 +39,7 @@ from apps.records.models import Escalation
 from apps.tenancy.models import Tenant
 from apps.tenancy.services import tenant_host
 
-VERSION = 1
+VERSION = 2
 CHANNEL_BATCH = 100
 MESSAGE_BATCH = 5000
 
@@ -72,6 +77,9 @@ def _ticket(ticket: SupportTicket | None) -> dict[str, Any] | None:
         "firstResponseAt": _iso(ticket.first_response_at),
         "resolvedAt": _iso(ticket.resolved_at),
         "closedAt": _iso(ticket.closed_at),
+        "rating": ticket.rating,
+        "ratingComment": ticket.rating_comment,
+        "ratedAt": _iso(ticket.rated_at),
         "createdAt": _iso(ticket.created_at),
     }
 
@@ -123,12 +131,23 @@ def _channel_heads(schema: str, channels: QuerySet[Channel]) -> Iterator[list[di
         ]
 
 
-def _channels(schema: str, channels: QuerySet[Channel]) -> Iterator[str]:
-    """A JSON array of channels, each with its messages, in pieces."""
+def _named(head: dict[str, Any]) -> set[int]:
+    """The users a channel head names."""
+    ids = {head["createdBy"], head["assignedTo"]}
+    ids.update(p["userId"] for p in head["participants"])
+    if head["ticket"]:
+        ids.add(head["ticket"]["requesterId"])
+    return {i for i in ids if i is not None}
+
+
+def _channels(schema: str, channels: QuerySet[Channel], named: set[int]) -> Iterator[str]:
+    """A JSON array of channels, each with its messages, in pieces; the users they name
+    are added to `named`."""
     yield "["
     separator = ""
     for heads in _channel_heads(schema, channels):
         for head in heads:
+            named.update(_named(head))
             yield separator + _dumps(head)[:-1] + ',"messages":['
             separator = ","
             last_seq, between = 0, ""
@@ -141,6 +160,8 @@ def _channels(schema: str, channels: QuerySet[Channel]) -> Iterator[str]:
                     )
                 if not rows:
                     break
+                named.update(m.sender_id for m in rows if m.sender_id is not None)
+                named.update(m.removed_by_id for m in rows if m.removed_by_id is not None)
                 yield between + ",".join(_dumps(_message(m)) for m in rows)
                 between, last_seq = ",", rows[-1].seq
             yield "]}"
@@ -154,6 +175,7 @@ def _opening(tenant: Tenant) -> str:
             "email": m.user.email,
             "displayName": m.user.display_name,
             "role": m.role,
+            "status": m.status,
             "since": _iso(m.created_at),
         }
         for m in Membership.objects.filter(tenant=tenant).select_related("user").order_by("user_id")
@@ -173,8 +195,9 @@ def _opening(tenant: Tenant) -> str:
     return _dumps(head)[:-1]
 
 
-def _escalations(tenant: Tenant) -> str:
-    rows = Escalation.objects.filter(tenant=tenant).order_by("escalated_at", "id")
+def _escalations(tenant: Tenant, named: set[int]) -> str:
+    rows = list(Escalation.objects.filter(tenant=tenant).order_by("escalated_at", "id"))
+    named.update(e.escalated_by_id for e in rows if e.escalated_by_id is not None)
     return _dumps(
         [
             {
@@ -199,9 +222,18 @@ def tenant_export(*, actor: Actor, slug: str) -> Iterator[str]:
     tenant = tenant_get(slug)
     audit_tenant(actor, Action.TENANT_EXPORTED, tenant)
     yield _opening(tenant)
+    named: set[int] = set()
     yield ',"channels":'
-    yield from _channels(tenant.schema_name, Channel.objects.all())
+    yield from _channels(tenant.schema_name, Channel.objects.all(), named)
     yield ',"platformTickets":'
     platform = Channel.objects.filter(type=ChannelType.PLATFORM_SUPPORT, tenant=tenant)
-    yield from _channels(settings.PUBLIC_SCHEMA_NAME, platform)
-    yield ',"escalations":' + _escalations(tenant) + "}"
+    yield from _channels(settings.PUBLIC_SCHEMA_NAME, platform, named)
+    yield ',"escalations":' + _escalations(tenant, named)
+    yield ',"people":' + _people(tenant, named) + "}"
+
+
+def _people(tenant: Tenant, named: set[int]) -> str:
+    """Everyone the document names who is not a member, oldest account first."""
+    members = Membership.objects.filter(tenant=tenant).values("user_id")
+    rows = User.objects.filter(pk__in=named).exclude(pk__in=members).order_by("pk")
+    return _dumps([{"userId": u.pk, "email": u.email, "displayName": u.display_name} for u in rows])

@@ -93,6 +93,9 @@ SELECT %(tenant)s, day, category, priority, metric, bucket, count(*) FROM (
     UNION ALL
     SELECT {_DAY.format("t.rated_at")}, t.category, t.priority, '{desk.RATING}', t.rating
     FROM {{schema}}.chat_supportticket t WHERE t.rated_at IS NOT NULL
+    UNION ALL
+    SELECT {_DAY.format("t.created_at")}, t.category, t.priority, '{desk.BREACHED}', 0
+    FROM {{schema}}.chat_supportticket t WHERE t.sla_breached
 ) e
 GROUP BY day, category, priority, metric, bucket
 """

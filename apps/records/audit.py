@@ -16,6 +16,7 @@ class Action:
     TENANT_REACTIVATED = "tenant.reactivated"
     TENANT_EXPORTED = "tenant.exported"
     TENANT_DELETED = "tenant.deleted"
+    TENANT_IMPORTED = "tenant.imported"
     TICKET_REPLIED = "ticket.replied"
     TICKET_ASSIGNED = "ticket.assigned"
     TICKET_UPDATED = "ticket.updated"
@@ -44,6 +45,7 @@ class Action:
     ACCOUNT_DEACTIVATED = "account.deactivated"
     SUPER_ADMIN_INVITED = "super_admin.invited"
     SUPER_ADMIN_PROMOTED = "super_admin.promoted"
+    SLA_POLICIES_SET = "sla.policies_set"
 
     ALL = (
         TENANT_CREATED,
@@ -51,6 +53,7 @@ class Action:
         TENANT_REACTIVATED,
         TENANT_EXPORTED,
         TENANT_DELETED,
+        TENANT_IMPORTED,
         TICKET_REPLIED,
         TICKET_ASSIGNED,
         TICKET_UPDATED,
@@ -79,6 +82,7 @@ class Action:
         ACCOUNT_DEACTIVATED,
         SUPER_ADMIN_INVITED,
         SUPER_ADMIN_PROMOTED,
+        SLA_POLICIES_SET,
     )
 
 

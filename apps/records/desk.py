@@ -131,8 +131,8 @@ def _figures(rows: list[tuple[str, int, int]]) -> dict[str, Any]:
     }
 
 
-# Whether ticket writes add `BREACHED` events (the SLA timers do, once they exist).
-BREACH_COUNTED = False
+# Ticket writes add `BREACHED` events: the SLA sweep, once per breached ticket.
+BREACH_COUNTED = True
 
 
 def report(*, start: date, end: date, group: str | None) -> dict[str, Any]:

@@ -25,8 +25,9 @@ class Escalation(models.Model):
     channel_id = models.UUIDField()
     subject = models.CharField(max_length=200, blank=True)
     reason = models.TextField()
+    # None: escalated by the system (a missed SLA target).
     escalated_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
     state = models.CharField(
         max_length=10, choices=EscalationState.choices, default=EscalationState.OPEN
@@ -121,3 +122,22 @@ class DeskRollup(models.Model):
                 name="deskrollup_key",
             )
         ]
+
+
+class SlaDeadline(models.Model):
+    """The public index of SLA deadlines: one row per ticket whose clock runs, with the
+    next due time of a target not yet met nor missed. The sweep (`apps.chat.services.sla`)
+    reads only this table to find what is due, so its cost follows the tickets due, not
+    the number of tenants. Written in the transaction of the ticket write it follows."""
+
+    # The ticket's organisation; a platform ticket (public schema) names the tenant that
+    # opened it and sets `platform`.
+    tenant = models.ForeignKey("tenancy.Tenant", on_delete=models.CASCADE, related_name="+")
+    channel_id = models.UUIDField(unique=True)
+    platform = models.BooleanField(default=False)
+    due_at = models.DateTimeField()
+    # Failed attempts to process it; each failure puts it back with a growing delay.
+    attempts = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        indexes = [models.Index(fields=["due_at"], name="sladeadline_due_idx")]

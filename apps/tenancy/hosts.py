@@ -8,15 +8,18 @@ tenant hosts are exactly `<slug>.<BASE_DOMAIN>` (and `www` is a reserved slug), 
 
 from __future__ import annotations
 
+import json
 import time
 
-from django.db import connection
+from django.db import connection, models
 from django.http.request import split_domain_port
 
 from apps.core.db import public_table
 from apps.tenancy.models import Domain, Tenant, TenantStatus
 
 _TENANT_FIELDS = [field.attname for field in Tenant._meta.concrete_fields]
+# A raw cursor returns JSON columns as text (Django decodes them in the ORM's converters).
+_JSON_FIELDS = [f.attname for f in Tenant._meta.concrete_fields if isinstance(f, models.JSONField)]
 # Every request and socket connect asks this; written out, it costs a fraction of the
 # ORM's select_related query.
 _TENANT_BY_HOST_SQL = """
@@ -47,7 +50,12 @@ def tenant_for_host(host: str) -> Tenant | None:
         row = cursor.fetchone()
     if row is None:
         return None
-    return Tenant.from_db(connection.alias, _TENANT_FIELDS, row)
+    tenant = Tenant.from_db(connection.alias, _TENANT_FIELDS, row)
+    for name in _JSON_FIELDS:
+        value = getattr(tenant, name)
+        if isinstance(value, str):
+            setattr(tenant, name, json.loads(value))
+    return tenant
 
 
 ACTIVE_HOST_SECONDS = 5.0  # how long an active tenant's host is remembered (sockets)

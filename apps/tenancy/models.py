@@ -30,6 +30,11 @@ class Tenant(TenantMixin):
     # The migration state (`provisioning.migration_state`) its schema was provisioned or
     # migrated to: migrate_schemas skips a schema whose state is current without reading it.
     migration_state = models.CharField(max_length=64, blank=True, default="")
+    # The organisation's calendar for SLA targets counted in business hours: an IANA time
+    # zone and weekly hours `[{"day": "MON", "start": "09:00", "end": "17:00"}, ...]` in it.
+    # The public tenant's are the platform's.
+    time_zone = models.CharField(max_length=64, default="UTC")
+    business_hours = models.JSONField(default=list, blank=True)
 
     auto_create_schema = True
     auto_drop_schema = True

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import re
 import secrets
+import time
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -12,6 +13,7 @@ from django.db import IntegrityError, transaction
 from apps.accounts.models import Role, User
 from apps.accounts.services import membership_set, user_create
 from apps.core.exceptions import Conflict, InvalidInput
+from apps.core.metrics import PROVISIONING
 from apps.tenancy import provisioning
 from apps.tenancy.models import Domain, SchemaTemplate, Tenant
 from apps.tenancy.schemas import schema_exists
@@ -83,12 +85,15 @@ def tenant_provision(
     if not name:
         raise InvalidInput("A tenant needs a name.", fields={"name": ["May not be blank."]})
     email = _email_clean(admin_email) if admin_email else None
+    started = time.perf_counter()
     template = provisioning.template_ensure()
     try:
-        return _provision(slug, name, email, admin_name, template)
+        provisioned = _provision(slug, name, email, admin_name, template)
     except IntegrityError:
         # The domain is already served (for another tenant): nothing was kept.
         raise Conflict(f"The host of {slug!r} is taken.", code="tenant_exists") from None
+    PROVISIONING.observe(time.perf_counter() - started)
+    return provisioned
 
 
 def _provision(

@@ -5,6 +5,7 @@ rate limits that say when to retry."""
 from __future__ import annotations
 
 import asyncio
+import json
 from typing import Any
 
 from channels.db import database_sync_to_async
@@ -40,7 +41,10 @@ def _post(client: Any, cid: str, content: str) -> Any:
     return client.post(f"/api/chat/channels/{cid}/messages", {"content": content}, format="json")
 
 
-def test_badges_are_coalesced_to_the_latest_count(org, client_for):
+def test_badges_are_coalesced_to_the_latest_count(org, client_for, monkeypatch):
+    from apps.chat import consumers
+
+    monkeypatch.setattr(consumers, "BADGE_INTERVAL", 2.5)  # room for a slow machine
     player = client_for(org.tenant, org.player)
     cid = support_ticket(player)["id"]
     _drain()
@@ -50,9 +54,10 @@ def test_badges_are_coalesced_to_the_latest_count(org, client_for):
         for n in range(5):
             await database_sync_to_async(_post)(player, cid, f"m{n}")
             await commit()
-        # The first arrives at once; the next four within a second, as one frame.
+        # The first arrives at once; the next four within the interval, as one frame.
         assert await expect(admin, "unread_changed") == {"channelId": cid, "unreadCount": 1}
-        assert await expect(admin, "unread_changed") == {"channelId": cid, "unreadCount": 5}
+        later = json.loads(await admin.receive_from(timeout=5))
+        assert later == {"event": "unread_changed", "data": {"channelId": cid, "unreadCount": 5}}
         assert await admin.receive_nothing(timeout=1.2)
         await admin.disconnect()
 

@@ -9,6 +9,7 @@ import json
 from typing import Any
 
 from channels.layers import InMemoryChannelLayer
+from prometheus_client import REGISTRY
 
 from apps.chat.hub import Hub
 
@@ -70,10 +71,17 @@ async def test_sockets_hear_of_an_outage_and_rooms_joined_during_it_work_after(s
     await asyncio.sleep(0.1)
     assert socket.events() == []  # probes come back: nothing to say
 
+    def errors(operation: str) -> float:
+        return (
+            REGISTRY.get_sample_value("channel_layer_errors_total", {"operation": operation}) or 0
+        )
+
+    probes, subscribes = errors("probe"), errors("subscribe")
     layer.down = True
     await _until(lambda: "events_delayed" in socket.events())
     await hub.join("room.during", socket)  # kept, not raised
     assert socket.events() == ["events_delayed"]  # once
+    assert errors("probe") > probes and errors("subscribe") == subscribes + 1  # counted
 
     layer.down = False
     await _until(lambda: "events_resumed" in socket.events())

@@ -323,6 +323,30 @@ def test_delete_needs_the_slug_repeated_then_drops_everything(
 # --- figures -----------------------------------------------------------------------------
 
 
+def test_figures_are_shared_between_requests_for_a_few_seconds(
+    console: Any, client_for: Any, org: Org, settings: Any
+) -> None:
+    """Consoles poll, and the figures add up every tenant's counter rows: requests within
+    FIGURES_CACHE_SECONDS get the same figures without reading the counters again."""
+    from django.test.utils import CaptureQueriesContext
+
+    def counter_reads(captured: CaptureQueriesContext) -> int:
+        return sum("records_tenantcount" in q["sql"] for q in captured.captured_queries)
+
+    settings.FIGURES_CACHE_SECONDS = 60
+    with CaptureQueriesContext(connection) as computed:
+        first = console.get("/api/console/figures").json()
+    assert counter_reads(computed) == 1
+    support_ticket(client_for(org.tenant, org.player))
+    with CaptureQueriesContext(connection) as shared:
+        again = console.get("/api/console/figures").json()
+    assert again == first
+    assert counter_reads(shared) == 0
+    settings.FIGURES_CACHE_SECONDS = 0
+    now = console.get("/api/console/figures").json()
+    assert now["openTenantTickets"] == first["openTenantTickets"] + 1
+
+
 def test_figures(console: Any, client_for: Any, org: Org, other_org: Org) -> None:
     before = console.get("/api/console/figures").json()
     ticket = support_ticket(client_for(org.tenant, org.player))

@@ -103,8 +103,16 @@ def servers(count: int, redis_url: str, **env: str) -> Iterator[list[subprocess.
         logs.cleanup()
 
 
-def rest(port: int, method: str, path: str, body: Any = None, token: str | None = None) -> Any:
-    headers = {"Host": HOST, "Content-Type": "application/json"}
+def rest(
+    port: int,
+    method: str,
+    path: str,
+    body: Any = None,
+    token: str | None = None,
+    *,
+    host: str = HOST,
+) -> Any:
+    headers = {"Host": host, "Content-Type": "application/json"}
     if token:
         headers["Authorization"] = f"Bearer {token}"
     data = json.dumps(body).encode() if body is not None else None
@@ -121,8 +129,9 @@ class Client:
     reconnect it joins again and resumes with `sync` after the highest message it has
     without a gap."""
 
-    def __init__(self, token: str, channel_id: str) -> None:
+    def __init__(self, token: str, channel_id: str, *, host: str = HOST) -> None:
         self.token = token
+        self.host = host
         self.channel_id = channel_id
         self.by_seq: dict[int, dict[str, Any]] = {}
         self.synced: list[int] = []  # ids `sync` returned, in order, duplicates kept
@@ -137,7 +146,9 @@ class Client:
         if self._reader is not None:
             self._reader.cancel()
         self.ws = await websockets.connect(
-            f"ws://{HOST}:{port}/ws/chat/?token={self.token}", host="127.0.0.1", open_timeout=10
+            f"ws://{self.host}:{port}/ws/chat/?token={self.token}",
+            host="127.0.0.1",
+            open_timeout=10,
         )
         self._reader = asyncio.create_task(self._read(self.ws))
         await self.call("join_channel", channelId=self.channel_id)
@@ -170,14 +181,22 @@ class Client:
                 self._replies.pop(ref).set_result(frame)
 
     async def call(self, event: str, timeout: float = 10, **data: Any) -> dict[str, Any]:
+        frame = await self.request(event, timeout, **data)
+        assert frame["event"] != "error", frame
+        return frame
+
+    async def request(self, event: str, timeout: float = 10, **data: Any) -> dict[str, Any]:
+        """The reply to a frame, an `error` frame included."""
         self._refs += 1
         ref = f"r{self._refs}"
         future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
         self._replies[ref] = future
-        await self.ws.send(json.dumps({"event": event, "data": data, "ref": ref}))
-        frame = await asyncio.wait_for(future, timeout)
-        assert frame["event"] != "error", frame
-        return frame
+        try:
+            await self.ws.send(json.dumps({"event": event, "data": data, "ref": ref}))
+        except BaseException:
+            self._replies.pop(ref, None)
+            raise
+        return await asyncio.wait_for(future, timeout)
 
     async def send(self, content: str) -> dict[str, Any]:
         frame = await self.call("send_message", channelId=self.channel_id, content=content)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import re
 import threading
+import time
 from typing import Any
 
 import pytest
@@ -312,3 +313,38 @@ def test_a_moderator_removes_a_tournament_message_and_everyone_sees_it_removed(
     expect(admin.locator(".msg-removed .msg-body")).to_have_text(removed)
     expect(player.locator(".msg-removed .msg-body")).to_have_text(removed)
     assert "buy cheap" not in player.locator(".messages").inner_text()
+
+
+def test_a_server_going_away_is_followed_by_an_immediate_reconnect(
+    open_page, people: People, rest: Rest, server: str
+):
+    """A socket closed with 1001 (a server process stopping) reconnects at once, with no
+    backoff (its first delay is at least 250 ms otherwise), and catches up."""
+    player_token = rest.login(ACME, people.player)
+    channel = rest.call(
+        ACME, "POST", "/api/chat/channels", {"type": "SUPPORT", "subject": "Restart"}, player_token
+    )
+    opened: list[float] = []
+    sockets: list[Any] = []
+
+    def route(ws: Any) -> None:
+        opened.append(time.monotonic())
+        sockets.append((ws, ws.connect_to_server()))
+
+    page = open_page(ACME)
+    page.route_web_socket(re.compile(r".*/ws/chat/.*"), route)
+    page.goto(server.format(host=ACME) + f"/#/c/{channel['id']}")
+    sign_in(page, people.player)
+    expect(page.locator("#connection")).to_have_text("Live")
+    count = len(opened)
+
+    ws, upstream = sockets[-1]
+    closed_at = time.monotonic()
+    ws.close(code=1001, reason="going away")
+    upstream.close()
+    expect(page.locator("#connection")).to_have_text("Live", timeout=5_000)
+    assert len(opened) == count + 1
+    assert opened[-1] - closed_at < 0.2
+    path = f"/api/chat/channels/{channel['id']}/messages"
+    rest.call(ACME, "POST", path, {"content": "after the restart"}, player_token)
+    expect(page.locator(".msg-body").last).to_have_text("after the restart")

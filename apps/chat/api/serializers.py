@@ -18,10 +18,12 @@ from apps.chat.models import (
 )
 from apps.chat.payloads import ChannelOutput, MessageOutput, UserBrief
 from apps.chat.selectors import (
+    ACTIVITY,
     CHANNEL_PAGE_SIZE,
     MAX_CHANNEL_PAGE_SIZE,
     MAX_PAGE_SIZE,
     PAGE_SIZE,
+    SLA_DUE,
 )
 from apps.core.fields import BIGINT_MAX, StrictCharField
 
@@ -72,6 +74,18 @@ class ChannelFilterInput(serializers.Serializer):
     type = serializers.ChoiceField(choices=ChannelType.choices, required=False)
     status = serializers.ChoiceField(choices=ChannelStatus.choices, required=False)
     contextId = serializers.CharField(max_length=100, required=False)
+    slaBreached = serializers.BooleanField(
+        required=False, allow_null=True, default=None, help_text="Tickets that missed a target."
+    )
+    slaDueBefore = serializers.DateTimeField(
+        required=False, help_text="Tickets whose running SLA target is due by then."
+    )
+    sort = serializers.ChoiceField(
+        choices=[ACTIVITY, SLA_DUE],
+        default=ACTIVITY,
+        help_text="activity: newest activity first; slaDue: tickets whose SLA clock runs, "
+        "soonest due first.",
+    )
     cursor = serializers.CharField(max_length=200, required=False)
     limit = serializers.IntegerField(
         min_value=1, max_value=MAX_CHANNEL_PAGE_SIZE, default=CHANNEL_PAGE_SIZE

@@ -61,8 +61,8 @@ class ChannelListApi(APIView):
         responses={200: ChannelListOutput},
         operation_id="chat_channels_list",
         tags=TAGS,
-        summary="Your channels, newest activity first, with unreadCount and lastMessage; "
-        "`limit` a page (50, at most 200), `cursor=<next>` for the next",
+        summary="Your channels, newest activity first (or `sort=slaDue`), with unreadCount "
+        "and lastMessage; `limit` a page (50, at most 200), `cursor=<next>` for the next",
     )
     def get(self, request: HostRequest) -> Response:
         filters = validated(ChannelFilterInput, request.query_params)
@@ -72,7 +72,10 @@ class ChannelListApi(APIView):
             type=filters.get("type"),
             status=filters.get("status"),
             context_id=filters.get("contextId"),
-            after=selectors.ChannelCursor.decode(cursor) if cursor else None,
+            sla_breached=filters.get("slaBreached"),
+            sla_due_before=filters.get("slaDueBefore"),
+            sort=filters["sort"],
+            after=selectors.ChannelCursor.decode(cursor, sort=filters["sort"]) if cursor else None,
             limit=filters["limit"],
         )
         return Response(

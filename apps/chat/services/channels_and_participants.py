@@ -20,6 +20,7 @@ from apps.chat.models import (
     SupportTicket,
 )
 from apps.chat.payloads import channel_payload
+from apps.chat.services import sla
 from apps.chat.services.counting import contribution, desk_event
 from apps.chat.services.timeline import _system, _user_groups
 from apps.core.exceptions import Conflict, InvalidInput
@@ -136,6 +137,7 @@ def channel_create(
                 category=category or SupportTicket._meta.get_field("category").default,
                 priority=priority or SupportTicket._meta.get_field("priority").default,
             )
+            sla.ticket_opened(sla.Place.of(actor, channel), ticket)
             if schema != PUBLIC:
                 desk_event(actor.tenant.pk, ticket, desk.OPENED, ticket.created_at)
         channel = Channel.objects.select_related("ticket", "tenant").get(pk=channel.pk)

@@ -9,17 +9,19 @@ from django.db import transaction
 from django.utils import timezone
 
 from apps.accounts.actors import Actor
+from apps.accounts.models import User
 from apps.chat import events, policy
 from apps.chat.locate import Located, channel_located
 from apps.chat.models import Channel, ChannelStatus, ChannelType, Participant, ParticipantRole
 from apps.chat.payloads import channel_payload
 from apps.chat.services.channels_and_participants import _participant_ids, _super_admins
 from apps.chat.services.counting import counted, desk_event
-from apps.chat.services.timeline import _status_changed
+from apps.chat.services.timeline import _status_changed, _status_changed_by
 from apps.core.exceptions import InvalidInput
 from apps.records import audit, desk
 from apps.records.audit import Action
 from apps.records.models import Escalation, EscalationState
+from apps.tenancy.models import Tenant
 
 
 def _audit(
@@ -63,64 +65,74 @@ def channel_escalate(*, actor: Actor, channel_id: object, reason: str) -> Channe
     if not reason:
         raise InvalidInput("Say why it is escalated.", fields={"reason": ["May not be blank."]})
     with transaction.atomic(), channel_located(actor, channel_id, lock=True) as located:
-        channel = located.channel
         policy.can_escalate(actor, located).enforce()
-        now = timezone.now()
-        with counted(located):
-            channel.status = ChannelStatus.ESCALATED
-            channel.escalation_reason = reason
-            channel.escalated_at = now
-            channel.resolved_at = None
-            channel.save(
-                update_fields=[
-                    "status",
-                    "escalation_reason",
-                    "escalated_at",
-                    "resolved_at",
-                    "updated_at",
-                ]
-            )
-        if channel.has_ticket:
-            desk_event(located.tenant_id, channel.ticket, desk.ESCALATED, now)
-        admins = _super_admins()
-        existing = set(_participant_ids(channel))
-        Participant.objects.bulk_create(
-            [
-                Participant(channel=channel, user=admin, role=ParticipantRole.ADMIN)
-                for admin in admins
-                if admin.pk not in existing
+        text = f"Escalated to platform support by {actor.user.display_name}: {reason}"
+        _escalate(located, tenant=actor.tenant, by=actor.user, reason=reason, text=text)
+    return located.channel
+
+
+def escalate_by_system(located: Located, *, tenant: Tenant, reason: str) -> None:
+    """The system escalates a tenant's SUPPORT channel (a missed SLA target), in the
+    caller's transaction on the row-locked channel: as a person's escalation, by nobody."""
+    text = f"Escalated to platform support: {reason}"
+    _escalate(located, tenant=tenant, by=None, reason=reason, text=text)
+
+
+def _escalate(located: Located, *, tenant: Tenant, by: User | None, reason: str, text: str) -> None:
+    channel = located.channel
+    now = timezone.now()
+    with counted(located):
+        channel.status = ChannelStatus.ESCALATED
+        channel.escalation_reason = reason
+        channel.escalated_at = now
+        channel.resolved_at = None
+        channel.save(
+            update_fields=[
+                "status",
+                "escalation_reason",
+                "escalated_at",
+                "resolved_at",
+                "updated_at",
             ]
         )
-        escalation = Escalation.objects.create(
-            tenant=actor.tenant,
-            channel_id=channel.pk,
-            subject=channel.subject,
-            reason=reason,
-            escalated_by=actor.user,
-            escalated_at=now,
-        )
-        audit.record(
-            actor=actor.user,
-            action=Action.ESCALATION_OPENED,
-            tenant=actor.tenant,
-            target_type="channel",
-            target_id=channel.pk,
-            details={"escalationId": escalation.pk, "reason": reason},
-        )
-        _status_changed(
-            actor, located, f"Escalated to platform support by {actor.user.display_name}: {reason}"
-        )
-        events.publish(
-            "ticket_escalated",
-            {
-                "tenant": actor.tenant.schema_name,
-                "channel": channel_payload(channel),
-                "reason": reason,
-                "escalatedBy": actor.user.pk,
-            },
-            groups=[events.SUPER_ADMINS_GROUP],
-        )
-    return channel
+    if channel.has_ticket:
+        desk_event(tenant.pk, channel.ticket, desk.ESCALATED, now)
+    admins = _super_admins()
+    existing = set(_participant_ids(channel))
+    Participant.objects.bulk_create(
+        [
+            Participant(channel=channel, user=admin, role=ParticipantRole.ADMIN)
+            for admin in admins
+            if admin.pk not in existing
+        ]
+    )
+    escalation = Escalation.objects.create(
+        tenant=tenant,
+        channel_id=channel.pk,
+        subject=channel.subject,
+        reason=reason,
+        escalated_by=by,
+        escalated_at=now,
+    )
+    audit.record(
+        actor=by,
+        action=Action.ESCALATION_OPENED,
+        tenant=tenant,
+        target_type="channel",
+        target_id=channel.pk,
+        details={"escalationId": escalation.pk, "reason": reason},
+    )
+    _status_changed_by(located, text, by.pk if by else None)
+    events.publish(
+        "ticket_escalated",
+        {
+            "tenant": tenant.schema_name,
+            "channel": channel_payload(channel),
+            "reason": reason,
+            "escalatedBy": by.pk if by else None,
+        },
+        groups=[events.SUPER_ADMINS_GROUP],
+    )
 
 
 def channel_deescalate(*, actor: Actor, channel_id: object, note: str = "") -> Channel:

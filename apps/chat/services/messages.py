@@ -23,6 +23,7 @@ from apps.chat.services.tickets import _ticket_after_message
 from apps.chat.services.timeline import _announce, _append, _tenant_schema, _user_groups
 from apps.core.exceptions import InvalidInput, NotFound
 from apps.core.fields import db_int, storable_text
+from apps.core.metrics import MESSAGES_SENT
 from apps.records.audit import Action
 
 MAX_CONTENT = 10_000
@@ -131,6 +132,7 @@ def message_send(
             Action.ESCALATION_REPLIED,
             messageId=message.pk,
         )
+    MESSAGES_SENT.inc()
     return message
 
 

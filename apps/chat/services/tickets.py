@@ -31,6 +31,7 @@ from apps.chat.models import (
     TicketStatus,
 )
 from apps.chat.payloads import channel_payload
+from apps.chat.services import sla
 from apps.chat.services.counting import counted, desk_event
 from apps.chat.services.escalations import _audit, _escalation_closed
 from apps.chat.services.timeline import _status_changed, _system, _user_groups
@@ -46,9 +47,11 @@ def _ticket_after_message(actor: Actor, located: Located) -> None:
     if not channel.has_ticket:
         return
     ticket = channel.ticket
+    was = ticket.status
     now = timezone.now()
     if policy.answers_tickets(actor, channel):
-        if ticket.first_response_at is None:
+        first = ticket.first_response_at is None
+        if first:
             ticket.first_response_at = now
             desk_event(
                 located.tenant_id,
@@ -60,6 +63,8 @@ def _ticket_after_message(actor: Actor, located: Located) -> None:
         if ticket.status == TicketStatus.OPEN:
             ticket.status = TicketStatus.IN_PROGRESS
         ticket.save(update_fields=["first_response_at", "status", "updated_at"])
+        if first or ticket.status != was:
+            sla.ticket_changed(sla.Place.of(actor, channel), ticket, was=was)
         return
     if channel.status == ChannelStatus.RESOLVED:
         with counted(located):
@@ -69,10 +74,12 @@ def _ticket_after_message(actor: Actor, located: Located) -> None:
             ticket.status = TicketStatus.OPEN
             ticket.resolved_at = None
             ticket.save(update_fields=["status", "resolved_at", "updated_at"])
+        sla.ticket_changed(sla.Place.of(actor, channel), ticket, was=was)
         _status_changed(actor, located, f"Reopened by {actor.user.display_name}'s message.")
     elif ticket.status == TicketStatus.WAITING_ON_USER:
         ticket.status = TicketStatus.IN_PROGRESS
         ticket.save(update_fields=["status", "updated_at"])
+        sla.ticket_changed(sla.Place.of(actor, channel), ticket, was=was)
 
 
 def channel_assign(*, actor: Actor, channel_id: object, assignee_id: object) -> Channel:
@@ -91,6 +98,7 @@ def channel_assign(*, actor: Actor, channel_id: object, assignee_id: object) -> 
         if channel.has_ticket and channel.ticket.status == TicketStatus.OPEN:
             channel.ticket.status = TicketStatus.IN_PROGRESS
             channel.ticket.save(update_fields=["status", "updated_at"])
+            sla.ticket_changed(sla.Place.of(actor, channel), channel.ticket, was=TicketStatus.OPEN)
         _system(located, f"Assigned to {assignee.display_name} by {actor.user.display_name}.")
         _audit(
             actor,
@@ -197,6 +205,7 @@ def _close(
         if channel.has_ticket:
             ticket = channel.ticket
             ticket_stamp = "resolved_at" if ticket_status == TicketStatus.RESOLVED else "closed_at"
+            was = ticket.status
             ticket.status = ticket_status
             setattr(ticket, ticket_stamp, now)
             ticket.save(update_fields=["status", ticket_stamp, "updated_at"])
@@ -204,6 +213,7 @@ def _close(
                 desk_event(located.tenant_id, ticket, desk.RESOLVED, now)
                 seconds = (now - ticket.created_at).total_seconds()
                 desk_event(located.tenant_id, ticket, desk.RESOLUTION, now, seconds=seconds)
+            sla.ticket_changed(sla.Place.of(actor, channel), ticket, was=was)
     _escalation_closed(actor, channel, escalation)
     _status_changed(actor, located, text)
 
@@ -237,9 +247,13 @@ def ticket_update(
         if not changes:
             return channel
         with counted(located):
+            was = ticket.status
             for name, value in changes.items():
                 setattr(ticket, name, value)
             ticket.save(update_fields=[*changes, "updated_at"])
+            sla.ticket_changed(
+                sla.Place.of(actor, channel), ticket, was=was, repriced="priority" in changes
+            )
             reopened = "status" in changes and channel.status == ChannelStatus.RESOLVED
             if reopened:
                 channel.status = ChannelStatus.ACTIVE

@@ -163,13 +163,18 @@ def _system(located: Located, text: str) -> Message:
 
 
 def _status_changed(actor: Actor, located: Located, text: str) -> None:
+    _status_changed_by(located, text, actor.user.pk)
+
+
+def _status_changed_by(located: Located, text: str, changed_by: int | None) -> None:
+    """A SYSTEM entry and `channel_status_changed`; `changed_by` None: the system did it."""
     _system(located, text)
     channel = located.channel
     data = {
         "channelId": str(channel.pk),
         "status": channel.status,
         "ticketStatus": channel.ticket.status if channel.has_ticket else None,
-        "changedBy": actor.user.pk,
+        "changedBy": changed_by,
     }
     events.publish(
         "channel_status_changed",

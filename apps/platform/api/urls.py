@@ -15,6 +15,7 @@ urlpatterns = [
     path("figures", views.FiguresApi.as_view(), name="console-figures"),
     path("reports", views.ReportsApi.as_view(), name="console-reports"),
     path("tenants/<str:slug>/reports", views.TenantReportsApi.as_view()),
+    path("sla-policies", views.ConsoleSlaPoliciesApi.as_view(), name="console-sla-policies"),
     path("tickets", views.TicketQueueApi.as_view(), name="console-tickets"),
     path("escalations", views.EscalationsApi.as_view(), name="console-escalations"),
     path("escalations/<bigint:escalation_id>", views.EscalationApi.as_view()),

@@ -33,6 +33,7 @@ from apps.chat.api.serializers import (
     MessageCreateInput,
     MessagePageOutput,
 )
+from apps.chat.api.sla import SlaPoliciesApi
 from apps.chat.payloads import MessageOutput, message_payload
 from apps.core.api import validated
 from apps.platform import export, selectors, services, super_admins
@@ -76,6 +77,12 @@ class IsConsole(IsHostMember):
 
 
 class ConsoleApi(APIView):
+    permission_classes = [IsConsole]
+
+
+class ConsoleSlaPoliciesApi(SlaPoliciesApi):
+    """The platform's SLA targets, for PLATFORM_SUPPORT tickets (the console's calendar)."""
+
     permission_classes = [IsConsole]
 
 

@@ -222,6 +222,7 @@ function channelItem(channel) {
         h("span", { class: `chip chip-${channel.type.toLowerCase()}`, text: label(channel.type) }),
         h("span", { class: `chip status-${channel.status.toLowerCase()}`, text: label(channel.status) }),
         channel.ticket ? h("span", { class: `chip prio-${channel.ticket.priority.toLowerCase()}`, text: label(channel.ticket.priority) }) : null,
+        slaChip(channel),
       ),
       h(
         "span",
@@ -231,6 +232,24 @@ function channelItem(channel) {
       ),
     ),
   );
+}
+
+/**
+ * The ticket's SLA state: breached, paused, or when the next target is due (overdue in red).
+ * @param {Channel} channel
+ */
+function slaChip(channel) {
+  const sla = channel.ticket?.sla;
+  if (!sla || channel.ticket?.status === "CLOSED") return null;
+  if (sla.breached) return h("span", { class: "chip sla-breached", text: "SLA breached" });
+  if (sla.paused) return h("span", { class: "chip", text: "SLA paused" });
+  if (!sla.dueAt) return null;
+  const overdue = new Date(sla.dueAt).getTime() <= Date.now();
+  return h("span", {
+    class: `chip ${overdue ? "sla-breached" : "sla-due"}`,
+    title: `Next SLA target due ${new Date(sla.dueAt).toLocaleString()}`,
+    text: `Due ${timeOf(sla.dueAt)}`,
+  });
 }
 
 /** @param {Channel} channel */
@@ -401,6 +420,7 @@ function renderThreadHead() {
     c.ticket ? h("span", { class: "chip", text: `Ticket: ${label(c.ticket.status)}` }) : null,
     c.ticket ? h("span", { class: `chip prio-${c.ticket.priority.toLowerCase()}`, text: label(c.ticket.priority) }) : null,
     c.ticket ? h("span", { class: "chip", text: label(c.ticket.category) }) : null,
+    slaChip(c),
     c.assignedTo ? h("span", { class: "muted small", text: `Assigned to ${c.assignedTo.displayName}` }) : null,
     c.ticket && c.ticket.rating ? ratingChip(c.ticket) : null,
   );
@@ -638,6 +658,10 @@ function wireSocket() {
     const known = channels.get(data.channelId) || (current && current.id === data.channelId ? current : null);
     if (!known || !known.ticket) return;
     patchChannel(data.channelId, { ticket: { ...known.ticket, rating: data.rating, ratingComment: data.comment } });
+  });
+  socket.on("sla_breached", (data) => {
+    patchChannel(data.channelId, { ...data.channel, unreadCount: channels.get(data.channelId)?.unreadCount });
+    toast(`SLA breached: ${data.channel.subject || "a ticket"}`);
   });
   socket.on("message_removed", (message) => {
     if (current && message.channelId === current.id) chat.markRemoved(message);

@@ -41,6 +41,18 @@ export interface Ticket {
   ratingComment: string;
   ratedAt: string | null;
   createdAt: string;
+  sla: Sla | null;
+}
+
+/** A ticket's SLA targets: due times, breaches, whether the clock stands still. */
+export interface Sla {
+  firstResponseDueAt: string | null;
+  resolutionDueAt: string | null;
+  dueAt: string | null;
+  firstResponseBreachedAt: string | null;
+  resolutionBreachedAt: string | null;
+  breached: boolean;
+  paused: boolean;
 }
 
 export interface CannedResponse { id: number; shortcut: string; title: string; body: string; createdBy: number; createdAt: string; updatedAt: string }

@@ -48,6 +48,16 @@
  * @property {string} ratingComment
  * @property {string | null} ratedAt
  * @property {string} createdAt
+ * @property {Sla | null} sla
+ *
+ * @typedef {Object} Sla  The ticket's SLA targets (null on the ticket when none applies)
+ * @property {string | null} firstResponseDueAt
+ * @property {string | null} resolutionDueAt
+ * @property {string | null} dueAt  the earliest due time of a target not met, while it runs
+ * @property {string | null} firstResponseBreachedAt
+ * @property {string | null} resolutionBreachedAt
+ * @property {boolean} breached
+ * @property {boolean} paused
  *
  * @typedef {Object} Channel
  * @property {string} id
@@ -345,6 +355,9 @@ export function chatApi(options = {}) {
 
 // Closing codes after which reconnecting cannot help (see README: WebSocket protocol).
 const FATAL_CLOSES = new Set([4401, 4403, 4404]);
+// A server process stopping (1001 going away, 1012 restart): another one takes the
+// connection at once, so the first reconnect does not wait.
+const GOING_AWAY_CLOSES = new Set([1001, 1012]);
 // Frames that are replies to a client frame (matched by `ref`).
 const REPLIES = new Set(["joined", "left", "message_sent", "read", "sync"]);
 
@@ -355,7 +368,8 @@ const REPLIES = new Set(["joined", "left", "message_sent", "read", "sync"]);
  * @property {() => Promise<string>} [ticket]  A single-use socket ticket for this host
  *   (`api.wsTicket`); the socket then connects with `?ticket=` and keeps the token out of
  *   URLs. Without it, or when getting one fails, it connects with `?token=`.
- * @property {number} [initialDelay]  First reconnect delay in ms (500), doubled per failure
+ * @property {number} [initialDelay]  First reconnect delay in ms (500), doubled per failure;
+ *   none after a server going away (1001, 1012)
  * @property {number} [maxDelay]  Longest reconnect delay in ms (15000)
  * @property {number} [requestTimeout]  ms before a frame's reply is given up (15000)
  *
@@ -470,7 +484,13 @@ export function chatSocket(options) {
     ws = null;
     for (const [ref, request] of pending) {
       clearTimeout(request.timer);
-      request.reject(new ApiError(0, "disconnected", "The connection was lost."));
+      // A server going away (1001) answers every frame it handled before closing: one
+      // without an answer was not handled, and `request` sends it again once reconnected.
+      request.reject(
+        code === 1001
+          ? new ApiError(0, "going_away", "The server restarted; sending again.")
+          : new ApiError(0, "disconnected", "The connection was lost."),
+      );
       pending.delete(ref);
     }
     if (stopped) {
@@ -482,7 +502,10 @@ export function chatSocket(options) {
       emit("fatal", { code, error: lastError });
       return;
     }
-    const delay = Math.min(maxDelay, initialDelay * 2 ** attempt) * (0.5 + Math.random() / 2);
+    const delay =
+      GOING_AWAY_CLOSES.has(code) && attempt === 0
+        ? 0
+        : Math.min(maxDelay, initialDelay * 2 ** attempt) * (0.5 + Math.random() / 2);
     attempt += 1;
     setState("reconnecting", { attempt, delay, code });
     retryTimer = setTimeout(connect, delay);
@@ -548,7 +571,9 @@ export function chatSocket(options) {
 
   /**
    * Sends a frame and waits for its reply. `rate_limited` and `server_busy` are retried
-   * once after the server's `retryAfter`; other errors reject with an ApiError.
+   * once after the server's `retryAfter`; a frame the server did not handle because it was
+   * going away (an `error` `going_away`, or no answer before a 1001 close) once the socket
+   * has reconnected; other errors reject with an ApiError.
    * @param {string} event
    * @param {Record<string, unknown>} data
    * @param {number} [retries]
@@ -558,6 +583,10 @@ export function chatSocket(options) {
     try {
       return await sendFrame(event, data);
     } catch (error) {
+      if (retries > 0 && error instanceof ApiError && error.code === "going_away") {
+        await reopened();
+        return request(event, data, retries - 1);
+      }
       const wait = error instanceof ApiError ? error.retryAfter : null;
       if (retries > 0 && wait !== null) {
         await new Promise((resolve) => setTimeout(resolve, wait * 1000));
@@ -565,6 +594,26 @@ export function chatSocket(options) {
       }
       throw error;
     }
+  }
+
+  /** Resolves once the socket is open again; rejects after `requestTimeout`. */
+  function reopened() {
+    return new Promise((resolve, reject) => {
+      if (!handlers.has("state")) handlers.set("state", new Set());
+      const listeners = /** @type {Set<(data: any) => void>} */ (handlers.get("state"));
+      /** @param {{ state: SocketState }} change */
+      const opened = ({ state: next }) => {
+        if (next !== "open") return;
+        clearTimeout(timer);
+        listeners.delete(opened);
+        resolve(undefined);
+      };
+      const timer = setTimeout(() => {
+        listeners.delete(opened);
+        reject(new ApiError(0, "disconnected", "Not connected; reconnecting."));
+      }, requestTimeout);
+      listeners.add(opened);
+    });
   }
 
   /** @param {string} event @param {Record<string, unknown>} data */

@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('records', '0002_scale_tenant_counts'),
+        ('records', '0003_sla'),
         ('tenancy', '0003_scale_migration_state'),
     ]
 
