@@ -100,7 +100,7 @@ def populate(tickets: int) -> None:
             """
             INSERT INTO chat_supportticket (channel_id, requester_id, category, priority,
                 status, first_response_at, resolved_at, rating, rating_comment, rated_at,
-                created_at, updated_at)
+                sla_breached, sla_paused_seconds, created_at, updated_at)
             SELECT id, %(admin)s,
                    (ARRAY['TECHNICAL','BILLING','FEATURE_REQUEST','TOURNAMENT_ISSUE',
                           'ACCOUNT','OTHER'])[1 + g %% 6],
@@ -111,6 +111,7 @@ def populate(tickets: int) -> None:
                    CASE WHEN r2 < 0.35 THEN 1 + floor(r4 * 5)::int END, '',
                    CASE WHEN r2 < 0.35 THEN opened + r2 * interval '5 days' + interval '1 hour'
                    END,
+                   r1 > 0.85, 0,
                    opened, opened
             FROM gen
             """,
