@@ -10,7 +10,7 @@ WS_MAX_SIZE ?= 1048576
 
 .PHONY: run stop cluster cluster-restart cluster-stop test check install install-dev migrate seed \
 	lint bench bench-quick bench-channel-list bench-cluster bench-layers bench-provisioning \
-	bench-messages recount worker beat
+	bench-messages bench-reports recount worker beat
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -76,6 +76,9 @@ bench-quick: install-dev
 # Earlier focused benchmarks (README: Channel layer; Tenants; Tests and benchmarks).
 bench-channel-list: install-dev
 	$(BIN)/python bench/channel_list.py
+
+bench-reports: install-dev
+	$(BIN)/python bench/reports.py
 
 bench-layers: install-dev
 	$(BIN)/python bench/layers.py

@@ -30,10 +30,11 @@ from django.utils import timezone
 
 from apps.accounts.actors import Actor
 from apps.accounts.models import ApiToken, Membership, MembershipStatus, Role, User
-from apps.chat import events, selectors, services
+from apps.chat import events, policy, selectors, services
 from apps.chat.hub import Hub, hub
 from apps.chat.limits import message_allowed
 from apps.chat.locate import channel_located
+from apps.chat.models import MessageKind
 from apps.chat.payloads import message_payload
 from apps.chat.shutdown import GOING_AWAY_ERROR, going_away
 from apps.chat.ws import Backlog, header, in_tenant, run_db
@@ -65,21 +66,38 @@ CLOSE_WAIT = 5.0  # seconds a closing socket's client gets to take its last fram
 Reply = tuple[str, dict[str, Any]] | None
 
 
-def _located_group(actor: Actor, channel_id: object) -> str:
+def _located_group(actor: Actor, channel_id: object) -> tuple[str, str | None]:
+    """The channel's group, and its notes group for someone who sees its notes."""
     with channel_located(actor, channel_id) as located:
-        return events.channel_group(located.schema, located.channel.pk)
+        channel = located.channel
+        notes = policy.sees_notes(actor, channel)
+        return (
+            events.channel_group(located.schema, channel.pk),
+            events.notes_group(located.schema, channel.pk) if notes else None,
+        )
 
 
-def _send_message(actor: Actor, channel_id: object, content: object) -> dict[str, Any]:
+def _send_message(actor: Actor, channel_id: object, data: dict[str, Any]) -> dict[str, Any]:
     message_allowed(actor.user.pk)  # MESSAGE_RATE, counted with the user's REST sends
     return message_payload(
-        services.message_send(actor=actor, channel_id=channel_id, content=content)
+        services.message_send(
+            actor=actor,
+            channel_id=channel_id,
+            content=data.get("content"),
+            kind=data.get("kind", MessageKind.USER),
+            canned_response_id=data.get("cannedResponseId"),
+        )
     )
 
 
 def _sync(actor: Actor, channel_id: object, after: object) -> dict[str, Any]:
     with channel_located(actor, channel_id) as located:
-        page = selectors.message_page(located=located, after=after, limit=selectors.MAX_PAGE_SIZE)
+        page = selectors.message_page(
+            located=located,
+            notes=policy.sees_notes(actor, located.channel),
+            after=after,
+            limit=selectors.MAX_PAGE_SIZE,
+        )
         return {
             "channelId": str(located.channel.pk),
             "messages": [message_payload(m) for m in page.messages],
@@ -201,6 +219,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
     user_id: int
     token_id: int
     rooms: dict[str, str]  # joined channel id -> its group, checked against the database once
+    notes: dict[str, str]  # joined ticket id -> its notes group, for those who see notes
     closing = False
     leaving = False  # the process is stopping: no new frames are handled
     in_flight: asyncio.Future[None] | None = None  # the frame being handled
@@ -281,6 +300,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
         self.user_id = self.actor.user.pk
         self.token_id = self.scope["token_id"]
         self.rooms = {}
+        self.notes = {}
         self.sent_at: deque[float] = deque()
         self.typing_expiry: dict[str, asyncio.Task[None]] = {}
         self.outbox: deque[str] = deque()
@@ -341,7 +361,8 @@ class ChatConsumer(AsyncWebsocketConsumer):
             self.rechecking.cancel()
         if self.writer is not None:
             self.writer.cancel()
-        await self.hub.unregister(self, [*self.personal, *self.rooms.values()])
+        groups = [*self.personal, *self.rooms.values(), *self.notes.values()]
+        await self.hub.unregister(self, groups)
 
     # --- client -> server ------------------------------------------------------------------
 
@@ -460,21 +481,34 @@ class ChatConsumer(AsyncWebsocketConsumer):
 
     async def on_join_channel(self, data: dict[str, Any]) -> Reply:
         (channel_id,) = _required(data, "channelId")
-        group = await self._db(_located_group, self.actor, channel_id)
+        group, notes = await self._db(_located_group, self.actor, channel_id)
         await self.hub.join(group, self)
-        self.rooms[_room_key(channel_id)] = group
-        return "joined", {"channelId": str(channel_id)}
+        key = _room_key(channel_id)
+        self.rooms[key] = group
+        if notes is not None:
+            await self.hub.join(notes, self)
+            self.notes[key] = notes
+        elif (joined_notes := self.notes.pop(key, None)) is not None:
+            await self.hub.leave(joined_notes, self)
+        # `notes`: this socket gets the ticket's internal notes, so `seq` runs without gaps
+        # here; otherwise `publicSeq` does (a client looks for lost events by it).
+        return "joined", {"channelId": str(channel_id), "notes": notes is not None}
 
     async def on_leave_channel(self, data: dict[str, Any]) -> Reply:
         (channel_id,) = _required(data, "channelId")
-        group = self.rooms.pop(_room_key(channel_id), None)
-        if group is not None:
-            await self.hub.leave(group, self)
+        key = _room_key(channel_id)
+        for group in (self.rooms.pop(key, None), self.notes.pop(key, None)):
+            if group is not None:
+                await self.hub.leave(group, self)
         return "left", {"channelId": str(channel_id)}
 
     async def on_send_message(self, data: dict[str, Any]) -> Reply:
-        channel_id, content = _required(data, "channelId", "content")
-        return "message_sent", await self._db(_send_message, self.actor, channel_id, content)
+        """`{channelId, content}`; `kind: "NOTE"` for an internal note; `cannedResponseId`
+        instead of `content` to send a saved answer."""
+        (channel_id,) = _required(data, "channelId")
+        if "cannedResponseId" not in data:
+            _required(data, "content")
+        return "message_sent", await self._db(_send_message, self.actor, channel_id, data)
 
     async def on_mark_read(self, data: dict[str, Any]) -> Reply:
         channel_id, message_id = _required(data, "channelId", "messageId")
@@ -623,6 +657,11 @@ class ChatConsumer(AsyncWebsocketConsumer):
             self.close_with(*NOT_A_MEMBER)
             return
         self.actor = dataclasses.replace(self.actor, role=Role(role) if role else None)
+        if not (self.actor.is_staff_member or self.actor.is_super_admin):
+            # No longer answering tickets: no note from now on (within this dispatch).
+            for group in self.notes.values():
+                self.hub.drop(group, self)
+            self.notes.clear()
         if self.rooms and not self.closing:
             if self.rechecking is not None:
                 self.rechecking.cancel()
@@ -639,6 +678,9 @@ class ChatConsumer(AsyncWebsocketConsumer):
         for channel_id in channel_ids:
             key = _room_key(channel_id)
             self.badges.pop(key, None)
+            notes = self.notes.pop(key, None)
+            if notes is not None:
+                self.hub.drop(notes, self)
             group = self.rooms.pop(key, None)
             if group is None:
                 continue

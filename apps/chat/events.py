@@ -38,6 +38,12 @@ def channel_group(schema: str, channel_id: UUID | str) -> str:
     return f"t.{schema}.ch.{UUID(str(channel_id)).hex}"
 
 
+def notes_group(schema: str, channel_id: UUID | str) -> str:
+    """A ticket's internal notes: joined, beside the channel's group, only by the sockets
+    of people who see notes, so no socket is filtered when a message is delivered."""
+    return f"{channel_group(schema, channel_id)}.n"
+
+
 def user_group(schema: str, user_id: int) -> str:
     return f"t.{schema}.u.{user_id}"
 

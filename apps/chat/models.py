@@ -58,6 +58,8 @@ class ParticipantRole(models.TextChoices):
 class MessageKind(models.TextChoices):
     USER = "USER"
     SYSTEM = "SYSTEM"
+    # An internal note on a ticket: staff only (see `apps.chat.policy.sees_notes`).
+    NOTE = "NOTE"
 
 
 class TicketPriority(models.TextChoices):
@@ -130,6 +132,11 @@ class Channel(models.Model):
     # Per-channel message sequence: the last number handed out. Taken under the channel's
     # row lock, so sequence order is commit order and unread = last_seq - last_read_seq.
     last_seq = models.PositiveBigIntegerField(default=0)
+    # Notes take a `seq` (staff page and sync through them) but everyone's unread count is
+    # over the conversation only: `last_public_seq` counts the messages that are not notes,
+    # and unread = last_public_seq - last_read_public_seq. `last_message` is the last
+    # message that is not a note, so the channel list shows nobody a note.
+    last_public_seq = models.PositiveBigIntegerField(default=0)
     last_message = models.ForeignKey(
         "Message",
         null=True,
@@ -148,6 +155,8 @@ class Channel(models.Model):
             models.Index(fields=["type", "-last_activity_at"], name="channel_type_activity_idx"),
             models.Index(fields=["assigned_to", "status"], name="channel_assignee_status_idx"),
             models.Index(fields=["tenant", "status"], name="channel_tenant_status_idx"),
+            # Reports count escalations by the time they happened.
+            models.Index(fields=["escalated_at"], name="channel_escalated_idx"),
         ]
         constraints = [
             models.UniqueConstraint(
@@ -191,6 +200,8 @@ class Participant(models.Model):
     )
     # Read state: the sequence number of the last message this participant has read.
     last_read_seq = models.PositiveBigIntegerField(default=0)
+    # The same mark counted in messages that are not notes (`Channel.last_public_seq`).
+    last_read_public_seq = models.PositiveBigIntegerField(default=0)
     last_read_at = models.DateTimeField(null=True, blank=True)
     joined_at = models.DateTimeField(default=timezone.now)
 
@@ -221,6 +232,8 @@ class Message(models.Model):
     )
     sender_type = models.CharField(max_length=20, choices=SenderType.choices)
     kind = models.CharField(max_length=10, choices=MessageKind.choices, default=MessageKind.USER)
+    # How many messages that are not notes the channel holds up to and including this one.
+    public_seq = models.PositiveBigIntegerField(default=0)
     content = models.TextField()
     created_at = models.DateTimeField(default=timezone.now)
     removed_at = models.DateTimeField(null=True, blank=True)
@@ -266,6 +279,10 @@ class SupportTicket(models.Model):
     first_response_at = models.DateTimeField(null=True, blank=True)
     resolved_at = models.DateTimeField(null=True, blank=True)
     closed_at = models.DateTimeField(null=True, blank=True)
+    # The requester's satisfaction rating (1-5), given once after the ticket is resolved.
+    rating = models.PositiveSmallIntegerField(null=True, blank=True)
+    rating_comment = models.TextField(blank=True)
+    rated_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
     # SLA (apps.chat.services.sla): the targets' due times, when each was missed, and the
@@ -284,6 +301,40 @@ class SupportTicket(models.Model):
         indexes = [
             models.Index(fields=["status", "priority"], name="ticket_status_priority_idx"),
             models.Index(fields=["sla_due_at"], name="ticket_sla_due_idx"),
+            # Reports read tickets by the time they opened, were resolved and were rated.
+            models.Index(fields=["created_at"], name="ticket_created_idx"),
+            models.Index(fields=["resolved_at"], name="ticket_resolved_idx"),
+            models.Index(fields=["rated_at"], name="ticket_rated_idx"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(rating__isnull=True) | Q(rating__gte=1, rating__lte=5),
+                name="ticket_rating_range",
+            )
+        ]
+
+
+class CannedResponse(models.Model):
+    """A saved answer staff insert into a ticket. A tenant's set lives in its schema; the
+    platform-wide set (super admins, platform tickets) lives in the public schema."""
+
+    id = models.BigAutoField(primary_key=True)
+    shortcut = models.CharField(max_length=50)
+    title = models.CharField(max_length=200)
+    body = models.TextField()
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_constraint=False,
+        db_index=False,  # never looked up by author
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["shortcut"], name="canned_response_shortcut")
         ]
 
 

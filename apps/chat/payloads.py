@@ -21,6 +21,11 @@ class MessageOutput(serializers.Serializer):
     id = serializers.IntegerField()
     channelId = serializers.UUIDField(source="channel_id")
     seq = serializers.IntegerField(help_text="Position in the channel: 1, 2, 3, ...")
+    publicSeq = serializers.IntegerField(
+        source="public_seq",
+        help_text="How many messages that are not internal notes the channel holds up to "
+        "this one: consecutive for those who do not see notes (whose `seq` has gaps).",
+    )
     sender = UserBrief(allow_null=True, help_text="Null for SYSTEM messages.")
     senderType = serializers.CharField(source="sender_type")
     kind = serializers.CharField()
@@ -53,6 +58,9 @@ class TicketOutput(serializers.Serializer):
     firstResponseAt = serializers.DateTimeField(source="first_response_at", allow_null=True)
     resolvedAt = serializers.DateTimeField(source="resolved_at", allow_null=True)
     closedAt = serializers.DateTimeField(source="closed_at", allow_null=True)
+    rating = serializers.IntegerField(allow_null=True, help_text="The requester's 1-5, once.")
+    ratingComment = serializers.CharField(source="rating_comment")
+    ratedAt = serializers.DateTimeField(source="rated_at", allow_null=True)
     createdAt = serializers.DateTimeField(source="created_at")
     sla = SlaOutput(allow_null=True, help_text="Null when no SLA target applies.")
 
@@ -100,6 +108,7 @@ def message_payload(message: Message) -> dict[str, Any]:
         "id": message.pk,
         "channelId": str(message.channel_id),
         "seq": message.seq,
+        "publicSeq": message.public_seq,
         "sender": _user_brief(message.sender),
         "senderType": message.sender_type,
         "kind": message.kind,
@@ -127,6 +136,9 @@ def _ticket_payload(channel: Channel) -> dict[str, Any] | None:
         "firstResponseAt": _time(ticket.first_response_at),
         "resolvedAt": _time(ticket.resolved_at),
         "closedAt": _time(ticket.closed_at),
+        "rating": ticket.rating,
+        "ratingComment": ticket.rating_comment,
+        "ratedAt": _time(ticket.rated_at),
         "createdAt": _time(ticket.created_at),
         "sla": _sla_payload(ticket),
     }

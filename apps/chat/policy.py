@@ -15,11 +15,19 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from apps.accounts.actors import Actor
 from apps.accounts.models import STAFF_ROLES, Role
 from apps.chat.locate import Located
-from apps.chat.models import Channel, ChannelStatus, ChannelType, ParticipantRole
+from apps.chat.models import (
+    TICKET_TYPES,
+    Channel,
+    ChannelStatus,
+    ChannelType,
+    ParticipantRole,
+    TicketStatus,
+)
 from apps.core.exceptions import ApplicationError, Conflict, Forbidden, InvalidInput
 
 
@@ -226,6 +234,80 @@ def can_post(actor: Actor, located: Located) -> Decision:
         return _refused(Forbidden("You are not a participant of this channel."))
     if participant is not None and participant.role == ParticipantRole.OBSERVER:
         return _refused(Forbidden("Observers cannot post in this channel.", code="observer"))
+    return ALLOWED
+
+
+def sees_notes(actor: Actor, channel: Channel) -> bool:
+    """Internal notes exist on tickets and show only to the people who answer them: the
+    tenant's staff and super admins on SUPPORT channels, super admins on platform tickets
+    (never the requester, nor the tenant admin who opened a platform ticket)."""
+    return channel.type in TICKET_TYPES and answers_tickets(actor, channel)
+
+
+def can_post_note(actor: Actor, located: Located) -> Decision:
+    """Whoever may post in a ticket and sees its notes."""
+    if not (decision := can_post(actor, located)):
+        return decision
+    if located.channel.type not in TICKET_TYPES:
+        return _refused(InvalidInput("Only tickets take internal notes.", code="not_a_ticket"))
+    if not sees_notes(actor, located.channel):
+        return _refused(Forbidden("Only the people answering a ticket write internal notes."))
+    return ALLOWED
+
+
+def can_read_canned(actor: Actor) -> Decision:
+    """A tenant's canned responses: its staff; the platform's (the console's host): super
+    admins."""
+    allowed = actor.is_super_admin if actor.tenant.is_public else actor.is_staff_member
+    if not allowed:
+        return _refused(Forbidden("Canned responses are for the people answering tickets."))
+    return ALLOWED
+
+
+def can_manage_canned(actor: Actor) -> Decision:
+    """Writing a set: the tenant's admins; on the console's host, super admins."""
+    allowed = actor.is_super_admin if actor.tenant.is_public else actor.is_tenant_admin
+    if not allowed:
+        return _refused(Forbidden("Only admins manage canned responses."))
+    return ALLOWED
+
+
+def can_use_canned(actor: Actor, located: Located) -> Decision:
+    """Inserting a canned response: whoever answers the ticket (the set is the one where
+    the ticket lives)."""
+    if located.channel.type not in TICKET_TYPES or not located.channel.has_ticket:
+        return _refused(InvalidInput("Only tickets take canned responses.", code="not_a_ticket"))
+    if not answers_tickets(actor, located.channel):
+        return _refused(Forbidden("Canned responses are for the people answering tickets."))
+    return ALLOWED
+
+
+def can_read_reports(actor: Actor) -> Decision:
+    """A tenant's support figures: its admins, on its host (super admins: the console)."""
+    if actor.tenant.is_public or not actor.is_tenant_admin:
+        return _refused(Forbidden("Only the organisation's admins read its reports."))
+    return ALLOWED
+
+
+RATING_WINDOW = timedelta(days=7)
+
+
+def can_rate(actor: Actor, located: Located, *, now: datetime) -> Decision:
+    """The requester, once, on a resolved ticket, within RATING_WINDOW of its resolution."""
+    channel = located.channel
+    if not channel.has_ticket:
+        return _refused(InvalidInput("This channel is not a ticket.", code="not_a_ticket"))
+    ticket = channel.ticket
+    if ticket.requester_id != actor.user.pk:
+        return _refused(Forbidden("Only the person who asked may rate the ticket."))
+    if ticket.rating is not None:
+        return _refused(Conflict("This ticket is rated already.", code="already_rated"))
+    if ticket.status != TicketStatus.RESOLVED or ticket.resolved_at is None:
+        return _refused(Conflict("Only a resolved ticket can be rated.", code="not_resolved"))
+    if now - ticket.resolved_at > RATING_WINDOW:
+        return _refused(
+            Conflict("Ratings close 7 days after the ticket is resolved.", code="rating_closed")
+        )
     return ALLOWED
 
 

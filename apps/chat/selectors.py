@@ -7,13 +7,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
 
-from django.db.models import Count, F, FilteredRelation, Q, Sum
+from django.db.models import Count, F, FilteredRelation, Q, QuerySet, Sum
 from django_tenants.utils import schema_context
 
 from apps.accounts.actors import Actor
-from apps.chat.locate import Located, visible_scopes
-from apps.chat.models import Channel, Message, Participant
-from apps.core.exceptions import InvalidInput
+from apps.chat import policy
+from apps.chat.locate import PUBLIC, Located, visible_scopes
+from apps.chat.models import CannedResponse, Channel, Message, MessageKind, Participant
+from apps.core.exceptions import InvalidInput, NotFound
 from apps.core.fields import db_int
 
 PAGE_SIZE = 50
@@ -23,7 +24,9 @@ MAX_CHANNEL_PAGE_SIZE = 200
 
 
 def _with_read_state(channel: Channel, participant: Participant | None) -> Channel:
-    channel.unread_count = channel.last_seq - participant.last_read_seq if participant else 0
+    channel.unread_count = (
+        channel.last_public_seq - participant.last_read_public_seq if participant else 0
+    )
     channel.my_role = participant.role if participant else None
     return channel
 
@@ -139,14 +142,14 @@ def channel_list(
             rows = (
                 Channel.objects.filter(pk__in=page_ids)
                 .annotate(mine=mine)
-                .annotate(my_read_seq=F("mine__last_read_seq"), mine_role=F("mine__role"))
+                .annotate(my_read_seq=F("mine__last_read_public_seq"), mine_role=F("mine__role"))
                 .select_related(
                     "ticket", "assigned_to", "tenant", "last_message", "last_message__sender"
                 )
             )
             for channel in rows if page_ids else ():
                 read = channel.my_read_seq
-                channel.unread_count = channel.last_seq - read if read is not None else 0
+                channel.unread_count = channel.last_public_seq - read if read is not None else 0
                 channel.my_role = channel.mine_role
                 channels.append(channel)
     if sort == SLA_DUE:
@@ -171,7 +174,7 @@ def unread_total(*, actor: Actor) -> dict[str, int]:
         with schema_context(schema):
             rows = Participant.objects.filter(
                 user=actor.user, channel__in=Channel.objects.filter(allowed).values("pk")
-            ).annotate(unread=F("channel__last_seq") - F("last_read_seq"))
+            ).annotate(unread=F("channel__last_public_seq") - F("last_read_public_seq"))
             unread = Q(unread__gt=0)
             totals = rows.aggregate(
                 total=Sum("unread", filter=unread), channels=Count("pk", filter=unread)
@@ -201,16 +204,14 @@ class MessagePage:
     direction: str  # "older": newest first; "newer": oldest first
 
 
-def _seq_of(located: Located, message_id: object, field: str) -> int:
+def _seq_of(messages: QuerySet[Message], message_id: object, field: str) -> int:
     try:
         pk = db_int(message_id)
     except ValueError:
         raise InvalidInput("Invalid cursor.", fields={field: ["Must be a message id."]}) from None
     if pk == 0 and field == "after":
         return 0  # after=0: from the very first message
-    seq = (
-        Message.objects.filter(channel=located.channel, pk=pk).values_list("seq", flat=True).first()
-    )
+    seq = messages.filter(pk=pk).values_list("seq", flat=True).first()
     if seq is None:
         raise InvalidInput("Invalid cursor.", fields={field: ["No such message in this channel."]})
     return seq
@@ -219,25 +220,55 @@ def _seq_of(located: Located, message_id: object, field: str) -> int:
 def message_page(
     *,
     located: Located,
+    notes: bool,
     before: object = None,
     after: object = None,
     limit: int = PAGE_SIZE,
 ) -> MessagePage:
     """Keyset pages over (channel, seq). Without a cursor or with `before`: the newest
     messages older than the cursor, newest first. With `after` (resuming after a
-    disconnect): the messages after the cursor, oldest first, so they can be appended."""
+    disconnect): the messages after the cursor, oldest first, so they can be appended.
+    Internal notes only with `notes` (`policy.sees_notes`); for everyone else a note does
+    not exist, not even as a cursor."""
     if before is not None and after is not None:
         raise InvalidInput(
             "Give either before or after, not both.", fields={"before": ["Conflicts with after."]}
         )
-    messages = Message.objects.filter(channel=located.channel).select_related("sender")
+    messages = Message.objects.filter(channel=located.channel)
+    if not notes:
+        messages = messages.exclude(kind=MessageKind.NOTE)
+    messages = messages.select_related("sender")
     if after is not None:
-        seq = _seq_of(located, after, "after")
+        seq = _seq_of(messages, after, "after")
         rows = list(messages.filter(seq__gt=seq).order_by("seq")[: limit + 1])
         direction = "newer"
     else:
         if before is not None:
-            messages = messages.filter(seq__lt=_seq_of(located, before, "before"))
+            messages = messages.filter(seq__lt=_seq_of(messages, before, "before"))
         rows = list(messages.order_by("-seq")[: limit + 1])
         direction = "older"
     return MessagePage(messages=rows[:limit], has_more=len(rows) > limit, direction=direction)
+
+
+MAX_CANNED = 200
+
+
+def canned_responses(*, actor: Actor, prefix: str | None = None) -> list[CannedResponse]:
+    """The host's canned responses by shortcut; `prefix`: those whose shortcut starts so."""
+    policy.can_read_canned(actor).enforce()
+    schema = PUBLIC if actor.tenant.is_public else actor.tenant.schema_name
+    with schema_context(schema):
+        rows = CannedResponse.objects.order_by("shortcut")
+        if prefix:
+            rows = rows.filter(shortcut__startswith=prefix.lower())
+        return list(rows[:MAX_CANNED])
+
+
+def canned_response(*, actor: Actor, response_id: object) -> CannedResponse:
+    policy.can_read_canned(actor).enforce()
+    schema = PUBLIC if actor.tenant.is_public else actor.tenant.schema_name
+    with schema_context(schema):
+        try:
+            return CannedResponse.objects.get(pk=db_int(response_id))
+        except (ValueError, CannedResponse.DoesNotExist):
+            raise NotFound("Canned response not found.") from None

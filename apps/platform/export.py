@@ -77,6 +77,9 @@ def _ticket(ticket: SupportTicket | None) -> dict[str, Any] | None:
         "firstResponseAt": _iso(ticket.first_response_at),
         "resolvedAt": _iso(ticket.resolved_at),
         "closedAt": _iso(ticket.closed_at),
+        "rating": ticket.rating,
+        "ratingComment": ticket.rating_comment,
+        "ratedAt": _iso(ticket.rated_at),
         "createdAt": _iso(ticket.created_at),
     }
 

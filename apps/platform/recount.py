@@ -9,6 +9,11 @@ counters. A tenant's counters become one row (slot 0) with its counts.
 Messages are counted as the sum of the channels' `last_seq`: every message takes the next
 sequence number of its channel and none is ever deleted (removal only marks it), so the
 sum is the count without reading the messages table.
+
+The support-desk rollups (`apps.records.desk`) are rebuilt in the same batch from the
+tickets as they are now (one row per day, category, priority, metric and bucket): what
+tickets held before the rollups existed is counted, and a resolution undone by a reopen
+is no longer counted.
 """
 
 from __future__ import annotations
@@ -21,8 +26,8 @@ from django.db import connection, transaction
 from psycopg import sql
 
 from apps.chat.models import OPEN_TICKET_STATUSES, Channel, ChannelStatus, SupportTicket
-from apps.records import counters
-from apps.records.models import TenantCount
+from apps.records import counters, desk
+from apps.records.models import DeskRollup, TenantCount
 from apps.tenancy import schemas
 from apps.tenancy.models import Tenant
 
@@ -59,6 +64,52 @@ def counted(schema_names: Sequence[str]) -> dict[str, counters.Counts]:
     }
 
 
+_DAY = "(({}) AT TIME ZONE 'UTC')::date"
+_BUCKET = (
+    "floor(4 * ln(greatest(date_part('epoch', {later}) - date_part('epoch', {earlier}), 0)"
+    " + 1) / ln(2))::int"
+)
+_DESK_SQL = f"""
+INSERT INTO {desk.TABLE} (tenant_id, day, category, priority, metric, bucket, count)
+SELECT %(tenant)s, day, category, priority, metric, bucket, count(*) FROM (
+    SELECT {_DAY.format("t.created_at")} AS day, t.category, t.priority,
+           '{desk.OPENED}' AS metric, 0 AS bucket
+    FROM {{schema}}.chat_supportticket t
+    UNION ALL
+    SELECT {_DAY.format("t.created_at")}, t.category, t.priority, '{desk.FIRST_RESPONSE}',
+           {_BUCKET.format(later="t.first_response_at", earlier="t.created_at")}
+    FROM {{schema}}.chat_supportticket t WHERE t.first_response_at IS NOT NULL
+    UNION ALL
+    SELECT {_DAY.format("t.resolved_at")}, t.category, t.priority, '{desk.RESOLVED}', 0
+    FROM {{schema}}.chat_supportticket t WHERE t.resolved_at IS NOT NULL
+    UNION ALL
+    SELECT {_DAY.format("t.resolved_at")}, t.category, t.priority, '{desk.RESOLUTION}',
+           {_BUCKET.format(later="t.resolved_at", earlier="t.created_at")}
+    FROM {{schema}}.chat_supportticket t WHERE t.resolved_at IS NOT NULL
+    UNION ALL
+    SELECT {_DAY.format("c.escalated_at")}, t.category, t.priority, '{desk.ESCALATED}', 0
+    FROM {{schema}}.chat_channel c JOIN {{schema}}.chat_supportticket t ON t.channel_id = c.id
+    WHERE c.escalated_at IS NOT NULL
+    UNION ALL
+    SELECT {_DAY.format("t.rated_at")}, t.category, t.priority, '{desk.RATING}', t.rating
+    FROM {{schema}}.chat_supportticket t WHERE t.rated_at IS NOT NULL
+    UNION ALL
+    SELECT {_DAY.format("t.created_at")}, t.category, t.priority, '{desk.BREACHED}', 0
+    FROM {{schema}}.chat_supportticket t WHERE t.sla_breached
+) e
+GROUP BY day, category, priority, metric, bucket
+"""
+
+
+def _rebuild_desk(tenants: Sequence[Tenant], present: Sequence[str]) -> None:
+    DeskRollup.objects.filter(tenant_id__in=[t.pk for t in tenants]).delete()
+    with connection.cursor() as cursor:
+        for tenant in tenants:
+            if tenant.schema_name in present:
+                query = sql.SQL(_DESK_SQL).format(schema=sql.Identifier(tenant.schema_name))
+                cursor.execute(query.as_string(), {"tenant": tenant.pk})
+
+
 def _lock(schema_names: Sequence[str]) -> None:
     """SHARE locks: writers of these tables wait until the batch commits."""
     if not schema_names:
@@ -82,6 +133,7 @@ def recount_batch(tenants: Sequence[Tenant]) -> None:
             for t in tenants
             if found.get(t.schema_name)
         )
+        _rebuild_desk(tenants, present)
 
 
 def batch_size() -> int:

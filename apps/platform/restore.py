@@ -36,7 +36,14 @@ from django_tenants.utils import schema_context
 
 from apps.accounts.models import Membership, MembershipStatus, Role, User
 from apps.accounts.services import user_create
-from apps.chat.models import Channel, ChannelType, Message, Participant, SupportTicket
+from apps.chat.models import (
+    Channel,
+    ChannelType,
+    Message,
+    MessageKind,
+    Participant,
+    SupportTicket,
+)
 from apps.core.exceptions import Conflict, InvalidInput
 from apps.platform.recount import recount_batch
 from apps.records import audit
@@ -280,6 +287,9 @@ def _channels(
                     first_response_at=_when(t.get("firstResponseAt")),
                     resolved_at=_when(t.get("resolvedAt")),
                     closed_at=_when(t.get("closedAt")),
+                    rating=t.get("rating"),
+                    rating_comment=t.get("ratingComment") or "",
+                    rated_at=_when(t.get("ratedAt")),
                     created_at=_when(t.get("createdAt")) or created,
                 )
             )
@@ -317,14 +327,34 @@ def _channels(
 
 
 def _last_messages(channel_ids: list[uuid.UUID]) -> None:
-    """Each channel's `last_message`: its message with the last sequence number."""
+    """The counters of the messages that are not internal notes (`public_seq` on each
+    message, the channel's `last_public_seq`, each participant's read mark in them) and
+    each channel's `last_message`: its last message that is not a note."""
     if not channel_ids:
         return
     channel, message = Channel._meta.db_table, Message._meta.db_table
+    participant = Participant._meta.db_table
+    note = MessageKind.NOTE
     with connection.cursor() as cursor:
         cursor.execute(
-            f"UPDATE {channel} c SET last_message_id = m.id FROM {message} m "
-            "WHERE m.channel_id = c.id AND m.seq = c.last_seq AND c.id = ANY(%s)",
+            f"UPDATE {message} m SET public_seq = x.p FROM ("
+            f"SELECT id, count(*) FILTER (WHERE kind <> '{note}') "
+            "OVER (PARTITION BY channel_id ORDER BY seq) AS p "
+            f"FROM {message} WHERE channel_id = ANY(%s)) x WHERE m.id = x.id",
+            [channel_ids],
+        )
+        cursor.execute(
+            f"UPDATE {channel} c SET last_public_seq = coalesce(("
+            f"SELECT max(public_seq) FROM {message} m WHERE m.channel_id = c.id), 0), "
+            f"last_message_id = (SELECT m.id FROM {message} m WHERE m.channel_id = c.id "
+            f"AND m.kind <> '{note}' ORDER BY m.seq DESC LIMIT 1) WHERE c.id = ANY(%s)",
+            [channel_ids],
+        )
+        cursor.execute(
+            f"UPDATE {participant} p SET last_read_public_seq = coalesce(("
+            f"SELECT m.public_seq FROM {message} m WHERE m.channel_id = p.channel_id "
+            "AND m.seq <= p.last_read_seq ORDER BY m.seq DESC LIMIT 1), 0) "
+            "WHERE p.channel_id = ANY(%s)",
             [channel_ids],
         )
 

@@ -191,10 +191,10 @@ def ticket_queue(
     reads = dict(
         Participant.objects.filter(
             user_id=user_id, channel_id__in=[c.pk for c in rows]
-        ).values_list("channel_id", "last_read_seq")
+        ).values_list("channel_id", "last_read_public_seq")
     )
     for channel in rows:
-        channel.unread_count = channel.last_seq - reads.get(channel.pk, 0)
+        channel.unread_count = channel.last_public_seq - reads.get(channel.pk, 0)
         channel.my_role = None
     return Page(items=rows, total=total)
 

@@ -95,6 +95,35 @@ class TenantCount(models.Model):
         ]
 
 
+class DeskRollup(models.Model):
+    """The support desks of every tenant, counted per UTC day in the public schema, so the
+    console's report over all tenants never reads a tenant schema. Written in the
+    transaction of the ticket write it counts (`apps.records.desk`).
+
+    `metric` names the event (`opened`, `resolved`, `escalated`, `breached`, and the
+    histograms `first_response`, `resolution` and `rating`); `bucket` is 0 for counts, the
+    rating for `rating`, and for times a logarithmic bucket of the seconds (each a
+    quarter of a doubling wide), from which medians and p90s are estimated."""
+
+    tenant = models.ForeignKey(
+        "tenancy.Tenant", on_delete=models.CASCADE, related_name="+", db_constraint=False
+    )
+    day = models.DateField()
+    category = models.CharField(max_length=20)
+    priority = models.CharField(max_length=10)
+    metric = models.CharField(max_length=20)
+    bucket = models.SmallIntegerField(default=0)
+    count = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["day", "tenant", "category", "priority", "metric", "bucket"],
+                name="deskrollup_key",
+            )
+        ]
+
+
 class SlaDeadline(models.Model):
     """The public index of SLA deadlines: one row per ticket whose clock runs, with the
     next due time of a target not yet met nor missed. The sweep (`apps.chat.services.sla`)

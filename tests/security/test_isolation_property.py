@@ -5,10 +5,14 @@ in three tenants and on the console host, and after every step checks:
 - no response body or frame holds the id, subject or content of a channel of another
   tenant, or of a channel the actor may not see (every subject, message and reason
   carries its channel's unique marker, so a leak shows as a substring);
+- no body or frame holds an internal note (marked apart) for anyone but the people who
+  answer its ticket: the tenant's staff and super admins on a SUPPORT ticket, super
+  admins on a platform ticket;
 - every stored message sits in the schema of its channel's tenant (the public schema
   for platform tickets);
 - at the end of each sequence, `GET /api/chat/unread` and each channel's `unreadCount`
-  equal a recount of the stored messages after each read mark.
+  equal a recount of the stored messages (notes aside) after each read mark, and every
+  member reads each channel they see in full.
 
 Who may see a channel is modelled here from the stored facts (participant rows, the
 escalation index), independently of `apps.chat.locate`: a tenant's host shows its own
@@ -41,9 +45,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from rest_framework.test import APIClient
 
-from apps.accounts.models import Role
+from apps.accounts.models import STAFF_ROLES, Membership, MembershipStatus, Role
 from apps.accounts.services import membership_set, token_issue
-from apps.chat.models import ChannelType, Message, Participant
+from apps.chat.models import ChannelType, Message, MessageKind, Participant
 from apps.records.models import Escalation
 from apps.tenancy.models import Tenant
 from apps.tenancy.services import tenant_provision
@@ -55,6 +59,7 @@ EXAMPLES = 20
 MAX_STEPS = 14
 CONSOLE = "localhost"
 MARKER = re.compile(r"mk[a-z]+\d+x")
+NOTE_MARKER = re.compile(r"nk[a-z]+\d+x")
 UUID_TEXT = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 examples_run = 0
@@ -96,6 +101,7 @@ class World:
     observed: int = 0  # bodies and frames checked
     frames: int = 0  # of which frames
     visible: dict[tuple[int, str], set[str]] = field(default_factory=dict)  # per step
+    notes: dict[str, Known] = field(default_factory=dict)  # note marker -> its channel
 
 
 def _world(make_user: Any) -> World:
@@ -167,7 +173,25 @@ def _allowed(world: World, actor: Actor, host: str) -> set[str]:
             )
         if visible:
             seen |= {known.marker, known.id}
+    staff = superuser or _staff_role(actor)
+    for note, known in world.notes.items():
+        answers = superuser if known.type == ChannelType.PLATFORM_SUPPORT else staff
+        if known.marker in seen and answers:
+            seen.add(note)
     return seen
+
+
+def _staff_role(actor: Actor) -> bool:
+    """Whether the member answers their tenant's SUPPORT tickets now (their role may have
+    changed during the sequence)."""
+    role = (
+        Membership.objects.filter(
+            user=actor.user, tenant=actor.tenant, status=MembershipStatus.ACTIVE
+        )
+        .values_list("role", flat=True)
+        .first()
+    )
+    return role in STAFF_ROLES
 
 
 def check_text(world: World, actor: Actor, host: str, text: str, also: str = "") -> None:
@@ -175,6 +199,7 @@ def check_text(world: World, actor: Actor, host: str, text: str, also: str = "")
     permitted = allowed(world, actor, host) | {also}
     ours = {k.id for k in world.channels}
     leaked = {m for m in MARKER.findall(text) if m not in permitted}
+    leaked |= {n for n in NOTE_MARKER.findall(text) if n not in permitted}
     leaked |= {u for u in UUID_TEXT.findall(text) if u in ours and u not in permitted}
     assert not leaked, f"{actor.user.email} on {host} saw {leaked}: {text[:500]}"
 
@@ -199,7 +224,8 @@ def _recount(known: Known, user_id: int) -> int:
         read = Participant.objects.filter(channel_id=known.id, user_id=user_id).first()
         if read is None:
             return 0
-        return Message.objects.filter(channel_id=known.id, seq__gt=read.last_read_seq).count()
+        later = Message.objects.filter(channel_id=known.id, seq__gt=read.last_read_seq)
+        return later.exclude(kind=MessageKind.NOTE).count()
 
 
 # --- actions ----------------------------------------------------------------------------
@@ -273,6 +299,16 @@ def do_send(step: Step) -> None:
         )
 
 
+def do_note(step: Step) -> None:
+    """An internal note (refused unless the actor answers the ticket)."""
+    if (known := step.channel) is not None:
+        note = f"nk{known.slug}{next(step.world.counter)}x"
+        step.world.notes[note] = known
+        step.world.visible.clear()
+        body = {"content": f"note {note} on {known.marker}", "kind": "NOTE"}
+        step.rest("post", f"/api/chat/channels/{known.id}/messages", body)
+
+
 def do_read_all(step: Step) -> None:
     step.rest("get", "/api/chat/channels?limit=200")
     step.rest("get", "/api/chat/unread")
@@ -337,6 +373,7 @@ def do_role_change(step: Step) -> None:
 REST_ACTIONS = {
     "create": do_create,
     "send": do_send,
+    "note": do_note,
     "read_all": do_read_all,
     "mark_read": do_mark_read,
     "assign": do_assign,
@@ -346,7 +383,7 @@ REST_ACTIONS = {
     "add_participant": do_add_participant,
     "role_change": do_role_change,
 }
-WS_ACTIONS = ("ws_join", "ws_send", "ws_typing", "ws_read", "ws_sync")
+WS_ACTIONS = ("ws_join", "ws_send", "ws_note", "ws_typing", "ws_read", "ws_sync")
 
 
 def _member_hosts(actor: Actor) -> set[str]:
@@ -376,10 +413,15 @@ async def do_ws(step: Step) -> None:
         return
     socket = await _socket(step)
     data: dict[str, Any] = {"channelId": known.id}
-    event = {"ws_join": "join_channel", "ws_send": "send_message", "ws_typing": "typing",
-             "ws_read": "mark_read", "ws_sync": "sync"}[step.kind]  # fmt: skip
+    event = {"ws_join": "join_channel", "ws_send": "send_message",
+             "ws_note": "send_message", "ws_typing": "typing", "ws_read": "mark_read",
+             "ws_sync": "sync"}[step.kind]  # fmt: skip
     if step.kind == "ws_send":
         data["content"] = f"socket {known.marker}"
+    elif step.kind == "ws_note":
+        note = f"nk{known.slug}{next(step.world.counter)}x"
+        step.world.notes[note] = known
+        data.update(content=f"socket note {note} on {known.marker}", kind="NOTE")
     elif step.kind == "ws_read":
         last = await database_sync_to_async(_last_message_id)(known)
         data["messageId"] = last or 1
@@ -426,6 +468,9 @@ def check_unread(world: World) -> None:
         for channel in listing["channels"]:
             if channel["id"] in counts:
                 assert channel["unreadCount"] == counts[channel["id"]], (actor.user.email, channel)
+            # Every channel they see, in full: its newest messages (internal notes included,
+            # for whom they are not) are checked like any body.
+            step.rest("get", f"/api/chat/channels/{channel['id']}")
 
 
 # --- the property ---------------------------------------------------------------------
@@ -445,9 +490,13 @@ actions = st.lists(
 
 
 async def play(world: World, plan: list[tuple[str, int, int, int, int]]) -> None:
-    # Every sequence starts with a channel in each tenant so most steps have a target.
+    # Every sequence starts with a channel in each tenant so most steps have a target,
+    # and a participant's support ticket there (with the admin and the management team),
+    # so notes have someone who must not see them.
     for index in (0, 4, 8):
         await database_sync_to_async(do_create)(Step(world, "create", index, 0, index, 0))
+    for index in (2, 6, 10):
+        await database_sync_to_async(do_create)(Step(world, "create", index, 0, 0, 0))
     try:
         for kind, who, host, target, extra in plan:
             step = Step(world, kind, who, host, target, extra)

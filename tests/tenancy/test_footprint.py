@@ -24,6 +24,14 @@ TENANT_INDEXES = {
     "ticket_sla_due_idx",  # open tickets by SLA due time (the channel list's sort)
     "chat_slapolicy_pkey",
     "sla_priority_unique",
+    # Support-desk reports: each kind of event read by its own time range.
+    "ticket_created_idx",
+    "ticket_resolved_idx",
+    "ticket_rated_idx",
+    "channel_escalated_idx",
+    # Canned responses: the key and the shortcut (unique; prefix search).
+    "chat_cannedresponse_pkey",
+    "canned_response_shortcut",
     "django_migrations_pkey",
 }
 # Only the console's reads of the public schema use these.
@@ -51,14 +59,15 @@ def test_a_tenant_schema_holds_only_the_relations_its_queries_use(
     for tenant in (acme, globex):
         relations = _relations(tenant.schema_name)
         assert relations["i"] == TENANT_INDEXES
-        assert len(relations["r"]) == 6
-        # One sequence per integer key: messages, participants, SLA policies,
-        # django_migrations.
-        assert len(relations["S"]) == 4
+        assert len(relations["r"]) == 7
+        # One sequence per integer key: messages, participants, SLA policies, canned
+        # responses, django_migrations.
+        assert len(relations["S"]) == 5
         # TOAST only where a column can be wide (channel reason, message content,
-        # migration names); each TOAST table has its index, so 31 relations in all.
-        assert len(relations["t"]) == 3
-        assert sum(map(len, relations.values())) + len(relations["t"]) == 31
+        # migration names, a rating's comment, a canned response's body); each TOAST
+        # table has its index, so 43 relations in all.
+        assert len(relations["t"]) == 5
+        assert sum(map(len, relations.values())) + len(relations["t"]) == 43
 
 
 def test_the_public_schema_keeps_the_indexes_of_the_consoles_reads() -> None:

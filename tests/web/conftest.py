@@ -23,8 +23,8 @@ from django_tenants.utils import schema_context
 
 from apps.accounts.models import Invitation, Role, User
 from apps.accounts.services import membership_set, user_create
-from apps.chat.models import Channel
-from apps.records.models import AuditEntry, Escalation
+from apps.chat.models import CannedResponse, Channel
+from apps.records.models import AuditEntry, DeskRollup, Escalation
 from apps.tenancy.models import Tenant
 from tests.conftest import database_url
 from tests.servers import free_port, uvicorn, wait_healthy
@@ -99,7 +99,9 @@ def _remove(made: People) -> None:
             channels = list(Channel.objects.filter(created_by__in=ids).values_list("pk", flat=True))
             Escalation.objects.filter(channel_id__in=channels).delete()
             Channel.objects.filter(pk__in=channels).delete()
+            CannedResponse.objects.filter(created_by__in=ids).delete()
     connection.set_schema_to_public()
+    DeskRollup.objects.all().delete()  # what their tickets added to the desk rollups
     AuditEntry.objects.filter(actor_id__in=ids).delete()
     User.objects.filter(pk__in=ids).delete()
 

@@ -10,6 +10,7 @@ from rest_framework import serializers
 from apps.chat.models import (
     ChannelStatus,
     ChannelType,
+    MessageKind,
     ParticipantRole,
     TicketCategory,
     TicketPriority,
@@ -106,7 +107,35 @@ class ChannelCreateInput(serializers.Serializer):
 
 class MessageCreateInput(serializers.Serializer):
     # Length and blankness are the service's rule (shared with WebSocket): see content_clean.
-    content = StrictCharField(allow_blank=True, trim_whitespace=False)
+    content = StrictCharField(
+        allow_blank=True,
+        trim_whitespace=False,
+        required=False,
+        help_text="Required unless cannedResponseId is given.",
+    )
+    kind = serializers.ChoiceField(
+        choices=[MessageKind.USER, MessageKind.NOTE],
+        default=MessageKind.USER,
+        help_text="NOTE: an internal note on a ticket, shown to its staff only.",
+    )
+    cannedResponseId = serializers.IntegerField(
+        min_value=1,
+        max_value=BIGINT_MAX,
+        required=False,
+        help_text="Send this canned response, its placeholders filled in for the ticket.",
+    )
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if "content" not in attrs and "cannedResponseId" not in attrs:
+            raise serializers.ValidationError({"content": ["This field is required."]})
+        return attrs
+
+
+class RatingInput(serializers.Serializer):
+    rating = serializers.IntegerField(min_value=1, max_value=5)
+    comment = StrictCharField(
+        allow_blank=True, trim_whitespace=False, required=False, max_length=2000, default=""
+    )
 
 
 class HistoryInput(serializers.Serializer):

@@ -16,6 +16,7 @@ urlpatterns = [
     path("channels/<str:channel_id>/resolve", views.ResolveApi.as_view(), name="resolve"),
     path("channels/<str:channel_id>/ticket", views.TicketApi.as_view(), name="ticket"),
     path("channels/<str:channel_id>/read", views.ReadApi.as_view(), name="read"),
+    path("channels/<str:channel_id>/rating", views.RatingApi.as_view(), name="rating"),
     path(
         "channels/<str:channel_id>/participants",
         views.ParticipantsApi.as_view(),

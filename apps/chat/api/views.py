@@ -23,6 +23,7 @@ from apps.chat.api.serializers import (
     MessagePageOutput,
     ParticipantOutput,
     ParticipantsAddInput,
+    RatingInput,
     ReadInput,
     ReadOutput,
     TicketUpdateInput,
@@ -151,7 +152,11 @@ class MessagesApi(APIView):
     def post(self, request: HostRequest, channel_id: str) -> Response:
         data = validated(MessageCreateInput, request.data)
         message = services.message_send(
-            actor=request.actor, channel_id=channel_id, content=data["content"]
+            actor=request.actor,
+            channel_id=channel_id,
+            content=data.get("content"),
+            kind=data["kind"],
+            canned_response_id=data.get("cannedResponseId"),
         )
         return Response(message_payload(message), status=201)
 
@@ -215,6 +220,24 @@ class TicketApi(APIView):
     def patch(self, request: HostRequest, channel_id: str) -> Response:
         data = validated(TicketUpdateInput, request.data)
         services.ticket_update(actor=request.actor, channel_id=channel_id, **data)
+        return _channel(request, channel_id)
+
+
+class RatingApi(APIView):
+    @extend_schema(
+        request=RatingInput,
+        responses={200: ChannelOutput},
+        tags=TAGS,
+        summary="The requester rates a resolved ticket (1-5, once, within 7 days)",
+    )
+    def post(self, request: HostRequest, channel_id: str) -> Response:
+        data = validated(RatingInput, request.data)
+        services.ticket_rate(
+            actor=request.actor,
+            channel_id=channel_id,
+            rating=data["rating"],
+            comment=data["comment"],
+        )
         return _channel(request, channel_id)
 
 

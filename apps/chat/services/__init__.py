@@ -21,6 +21,7 @@ from apps.chat.services.tickets import (
     channel_archive,
     channel_assign,
     channel_resolve,
+    ticket_rate,
     ticket_update,
 )
 
@@ -38,5 +39,6 @@ __all__ = [
     "participants_add",
     "read_mark",
     "sender_type_of",
+    "ticket_rate",
     "ticket_update",
 ]

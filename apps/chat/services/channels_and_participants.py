@@ -21,10 +21,10 @@ from apps.chat.models import (
 )
 from apps.chat.payloads import channel_payload
 from apps.chat.services import sla
-from apps.chat.services.counting import contribution
+from apps.chat.services.counting import contribution, desk_event
 from apps.chat.services.timeline import _system, _user_groups
 from apps.core.exceptions import Conflict, InvalidInput
-from apps.records import counters
+from apps.records import counters, desk
 
 
 def _super_admins() -> list[User]:
@@ -138,6 +138,8 @@ def channel_create(
                 priority=priority or SupportTicket._meta.get_field("priority").default,
             )
             sla.ticket_opened(sla.Place.of(actor, channel), ticket)
+            if schema != PUBLIC:
+                desk_event(actor.tenant.pk, ticket, desk.OPENED, ticket.created_at)
         channel = Channel.objects.select_related("ticket", "tenant").get(pk=channel.pk)
         if schema != PUBLIC:
             counters.add(actor.tenant.pk, channel.pk, contribution(channel))

@@ -15,10 +15,10 @@ from apps.chat.locate import Located, channel_located
 from apps.chat.models import Channel, ChannelStatus, ChannelType, Participant, ParticipantRole
 from apps.chat.payloads import channel_payload
 from apps.chat.services.channels_and_participants import _participant_ids, _super_admins
-from apps.chat.services.counting import counted
+from apps.chat.services.counting import counted, desk_event
 from apps.chat.services.timeline import _status_changed, _status_changed_by
 from apps.core.exceptions import InvalidInput
-from apps.records import audit
+from apps.records import audit, desk
 from apps.records.audit import Action
 from apps.records.models import Escalation, EscalationState
 from apps.tenancy.models import Tenant
@@ -95,6 +95,8 @@ def _escalate(located: Located, *, tenant: Tenant, by: User | None, reason: str,
                 "updated_at",
             ]
         )
+    if channel.has_ticket:
+        desk_event(tenant.pk, channel.ticket, desk.ESCALATED, now)
     admins = _super_admins()
     existing = set(_participant_ids(channel))
     Participant.objects.bulk_create(

@@ -71,7 +71,11 @@ def _join_by_role(tenant: Tenant, user_id: int, role: Role) -> list[Channel]:
     Participant.objects.bulk_create(
         [
             Participant(
-                channel=c, user_id=user_id, role=ParticipantRole.ADMIN, last_read_seq=c.last_seq
+                channel=c,
+                user_id=user_id,
+                role=ParticipantRole.ADMIN,
+                last_read_seq=c.last_seq,
+                last_read_public_seq=c.last_public_seq,
             )
             for c in channels
         ]

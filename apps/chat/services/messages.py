@@ -11,11 +11,13 @@ from apps.chat.locate import PUBLIC, Located, channel_located
 from apps.chat.models import (
     ChannelType,
     Message,
+    MessageKind,
     Participant,
     ParticipantRole,
     SenderType,
 )
 from apps.chat.payloads import message_payload
+from apps.chat.services.canned import canned_response_rendered
 from apps.chat.services.escalations import _audit
 from apps.chat.services.tickets import _ticket_after_message
 from apps.chat.services.timeline import _announce, _append, _tenant_schema, _user_groups
@@ -56,18 +58,51 @@ def sender_type_of(actor: Actor) -> SenderType:
     return SenderType(actor.role)
 
 
-def _mark_read_to(participant: Participant | None, seq: int) -> None:
+def _mark_read_to(participant: Participant | None, seq: int, public_seq: int) -> None:
     if participant is not None and seq > participant.last_read_seq:
         participant.last_read_seq = seq
+        participant.last_read_public_seq = max(public_seq, participant.last_read_public_seq)
         participant.last_read_at = timezone.now()
-        participant.save(update_fields=["last_read_seq", "last_read_at"])
+        participant.save(update_fields=["last_read_seq", "last_read_public_seq", "last_read_at"])
 
 
-def message_send(*, actor: Actor, channel_id: object, content: object) -> Message:
-    text = content_clean(content)
+def message_kind_clean(kind: object) -> MessageKind:
+    """What a client may send: a normal message (`USER`) or an internal note (`NOTE`)."""
+    if kind not in (MessageKind.USER, MessageKind.NOTE):
+        raise InvalidInput("Unknown message kind.", fields={"kind": ["Must be USER or NOTE."]})
+    return MessageKind.NOTE if kind == MessageKind.NOTE else MessageKind.USER
+
+
+def message_send(
+    *,
+    actor: Actor,
+    channel_id: object,
+    content: object = None,
+    kind: object = MessageKind.USER,
+    canned_response_id: object = None,
+) -> Message:
+    """A message, or with `kind=NOTE` an internal note; with `canned_response_id` the
+    saved answer rendered for this ticket is the content (a normal message)."""
+    message_kind = message_kind_clean(kind)
+    if canned_response_id is not None and content is not None:
+        raise InvalidInput(
+            "Give either content or cannedResponseId.",
+            fields={"content": ["Not with cannedResponseId."]},
+        )
+    text = content_clean(content) if canned_response_id is None else ""
     with transaction.atomic(), channel_located(actor, channel_id, lock=True) as located:
         channel = located.channel
-        policy.can_post(actor, located).enforce()
+        note = message_kind == MessageKind.NOTE
+        if note:
+            policy.can_post_note(actor, located).enforce()
+        else:
+            policy.can_post(actor, located).enforce()
+        if canned_response_id is not None:
+            text = content_clean(
+                canned_response_rendered(
+                    actor=actor, located=located, canned_response_id=canned_response_id
+                )
+            )
         if located.participant is None:
             # A super admin answering a platform ticket from the console joins it.
             located.participant = Participant.objects.create(
@@ -78,10 +113,16 @@ def message_send(*, actor: Actor, channel_id: object, content: object) -> Messag
             content=text,
             sender=actor.user,
             sender_type=sender_type_of(actor),
+            kind=message_kind,
             author=located.participant,
             tenant_id=located.tenant_id,
         )
         message = appended.message
+        if note:
+            # Not an answer to the requester: to the notes room only; no badge, no first
+            # response, no audit.
+            _announce(located, message)
+            return message
         _announce_with_badges(actor, located, message, appended.readers)
         _ticket_after_message(actor, located)
         _audit(
@@ -114,7 +155,7 @@ def _announce_with_badges(
             group=events.channel_group(located.schema, channel.pk),
             schema=schema,
             channel_id=channel.pk,
-            seq=message.seq,
+            seq=message.public_seq,
             readers=readers,
         )
         return
@@ -122,7 +163,7 @@ def _announce_with_badges(
     events.publish_badges(
         schemas=[schema, PUBLIC],
         channel_id=channel.pk,
-        seq=message.seq,
+        seq=message.public_seq,
         readers=readers,
     )
 
@@ -156,9 +197,12 @@ def read_mark(*, actor: Actor, channel_id: object, message_id: object) -> Partic
         policy.can_mark_read(actor, located).enforce()
         participant = located.participant
         assert participant is not None
+        messages = Message.objects.filter(channel=located.channel)
+        if not policy.sees_notes(actor, located.channel):
+            messages = messages.exclude(kind=MessageKind.NOTE)
         try:
-            seq = Message.objects.values_list("seq", flat=True).get(
-                channel=located.channel, pk=db_int(message_id)
+            seq, public_seq, kind = messages.values_list("seq", "public_seq", "kind").get(
+                pk=db_int(message_id)
             )
         except (ValueError, Message.DoesNotExist):
             raise InvalidInput(
@@ -166,9 +210,9 @@ def read_mark(*, actor: Actor, channel_id: object, message_id: object) -> Partic
             ) from None
         participant = Participant.objects.select_for_update().get(pk=participant.pk)
         if seq > participant.last_read_seq:
-            _mark_read_to(participant, seq)
+            _mark_read_to(participant, seq, public_seq)
             channel = located.channel
-            unread = max(channel.last_seq - seq, 0)
+            unread = max(channel.last_public_seq - public_seq, 0)
             data = {
                 "channelId": str(channel.pk),
                 "userId": actor.user.pk,
@@ -176,9 +220,9 @@ def read_mark(*, actor: Actor, channel_id: object, message_id: object) -> Partic
                 "seq": seq,
                 "unreadCount": unread,
             }
-            events.publish(
-                "message_read", data, groups=[events.channel_group(located.schema, channel.pk)]
-            )
+            # Reading up to a note is news for those who see notes only.
+            room = events.notes_group if kind == MessageKind.NOTE else events.channel_group
+            events.publish("message_read", data, groups=[room(located.schema, channel.pk)])
             # The reader's tabs and devices update their badge (replacing any coalesced
             # update still waiting there).
             events.publish_read(
@@ -186,5 +230,7 @@ def read_mark(*, actor: Actor, channel_id: object, message_id: object) -> Partic
                 unread=unread,
                 groups=_user_groups(actor, channel, [actor.user.pk]),
             )
-        participant.unread_count = max(located.channel.last_seq - participant.last_read_seq, 0)
+        participant.unread_count = max(
+            located.channel.last_public_seq - participant.last_read_public_seq, 0
+        )
     return participant

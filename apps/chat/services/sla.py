@@ -40,11 +40,12 @@ from apps.chat.models import (
     TicketStatus,
 )
 from apps.chat.payloads import channel_payload
+from apps.chat.services.counting import desk_event
 from apps.chat.services.timeline import _system
 from apps.chat.sla import Clock, Window, hours_payload, parse_hours, zone
 from apps.core.db import on_schema
 from apps.core.exceptions import InvalidInput
-from apps.records import audit
+from apps.records import audit, desk
 from apps.records.models import SlaDeadline
 from apps.tenancy.models import Tenant, TenantStatus
 
@@ -358,6 +359,15 @@ def _breached(
     ]
     reason = "SLA breached: " + "; ".join(parts) + "."
     _system(located, reason)
+    ticket = channel.ticket
+    targets = {target for target, _due in missed}
+    breached_before = (
+        ticket.sla_first_response_breached_at is not None and FIRST_RESPONSE not in targets
+    ) or (ticket.sla_resolution_breached_at is not None and RESOLUTION not in targets)
+    if not place.platform and not breached_before:
+        # The desk rollups count each breached ticket once, on the day it opened (the
+        # breach rate is over the tickets opened).
+        desk_event(place.tenant_id, ticket, desk.BREACHED, ticket.created_at)
     recipients = {channel.assigned_to_id} if channel.assigned_to_id else set()
     if place.platform:
         groups = [events.SUPER_ADMINS_GROUP]

@@ -32,11 +32,12 @@ from apps.chat.models import (
 )
 from apps.chat.payloads import channel_payload
 from apps.chat.services import sla
-from apps.chat.services.counting import counted
+from apps.chat.services.counting import counted, desk_event
 from apps.chat.services.escalations import _audit, _escalation_closed
 from apps.chat.services.timeline import _status_changed, _system, _user_groups
 from apps.core.exceptions import InvalidInput
-from apps.core.fields import db_int
+from apps.core.fields import db_int, storable_text
+from apps.records import desk
 from apps.records.audit import Action
 from apps.records.models import EscalationState
 
@@ -52,6 +53,13 @@ def _ticket_after_message(actor: Actor, located: Located) -> None:
         first = ticket.first_response_at is None
         if first:
             ticket.first_response_at = now
+            desk_event(
+                located.tenant_id,
+                ticket,
+                desk.FIRST_RESPONSE,
+                ticket.created_at,
+                seconds=(now - ticket.created_at).total_seconds(),
+            )
         if ticket.status == TicketStatus.OPEN:
             ticket.status = TicketStatus.IN_PROGRESS
         ticket.save(update_fields=["first_response_at", "status", "updated_at"])
@@ -201,6 +209,10 @@ def _close(
             ticket.status = ticket_status
             setattr(ticket, ticket_stamp, now)
             ticket.save(update_fields=["status", ticket_stamp, "updated_at"])
+            if ticket_status == TicketStatus.RESOLVED:
+                desk_event(located.tenant_id, ticket, desk.RESOLVED, now)
+                seconds = (now - ticket.created_at).total_seconds()
+                desk_event(located.tenant_id, ticket, desk.RESOLUTION, now, seconds=seconds)
             sla.ticket_changed(sla.Place.of(actor, channel), ticket, was=was)
     _escalation_closed(actor, channel, escalation)
     _status_changed(actor, located, text)
@@ -250,4 +262,45 @@ def ticket_update(
         summary = ", ".join(f"{name} {value}" for name, value in changes.items())
         _status_changed(actor, located, f"Ticket updated by {actor.user.display_name}: {summary}.")
         _audit(actor, located, Action.TICKET_UPDATED, **changes)
+    return channel
+
+
+RATING_COMMENT_MAX = 2_000
+
+
+def _rating_cleaned(rating: object, comment: object) -> tuple[int, str]:
+    if isinstance(rating, bool) or not isinstance(rating, int) or not 1 <= rating <= 5:
+        raise InvalidInput("Invalid rating.", fields={"rating": ["A whole number from 1 to 5."]})
+    if comment is None:
+        comment = ""
+    if not isinstance(comment, str) or len(comment) > RATING_COMMENT_MAX:
+        raise InvalidInput(
+            "Invalid comment.",
+            fields={"comment": [f"Text of at most {RATING_COMMENT_MAX} characters."]},
+        )
+    if not storable_text(comment):
+        raise InvalidInput(
+            "Invalid comment.", fields={"comment": ["No NUL characters or lone surrogates."]}
+        )
+    return rating, comment
+
+
+def ticket_rate(
+    *, actor: Actor, channel_id: object, rating: object, comment: object = ""
+) -> Channel:
+    """The requester rates a resolved ticket, once, within `policy.RATING_WINDOW` of its
+    resolution. Staff see the rating on the ticket; reports count it on the day given."""
+    score, text = _rating_cleaned(rating, comment)
+    with transaction.atomic(), channel_located(actor, channel_id, lock=True) as located:
+        policy.can_rate(actor, located, now=timezone.now()).enforce()
+        ticket = located.channel.ticket
+        ticket.rating, ticket.rating_comment, ticket.rated_at = score, text, timezone.now()
+        ticket.save(update_fields=["rating", "rating_comment", "rated_at", "updated_at"])
+        desk_event(located.tenant_id, ticket, desk.RATING, ticket.rated_at, bucket=score)
+        channel = located.channel
+        events.publish(
+            "ticket_rated",
+            {"channelId": str(channel.pk), "rating": score, "comment": text},
+            groups=[events.channel_group(located.schema, channel.pk)],
+        )
     return channel

@@ -43,32 +43,41 @@ def _user_groups(actor: Actor, channel: Channel, user_ids: Iterable[int]) -> lis
 @dataclass
 class Appended:
     message: Message
-    readers: list[tuple[int, int]]  # every other participant: (user id, last read seq)
+    # Every other participant: (user id, last read public seq), to set against
+    # `message.public_seq` for their badge; empty for a note (no badge moves).
+    readers: list[tuple[int, int]]
 
 
 # One round trip: the message, the channel's last-message fields, the author's read mark,
 # the other participants' read marks (for their badges) and the tenant's message count
 # (in the channel's counter slot), all in the caller's transaction on the row-locked channel.
+# A note takes the next `seq` but leaves the conversation's fields alone: the public
+# count, the last message, the activity time (the list's order) and everyone's badge.
 _APPEND_SQL = """
 WITH new_message AS (
     INSERT INTO chat_message
-        (channel_id, seq, sender_id, sender_type, kind, content, created_at, removed_at,
-         removed_by_id)
-    VALUES (%(channel)s, %(seq)s, %(sender)s, %(sender_type)s, %(kind)s, %(content)s,
-            %(now)s, NULL, NULL)
+        (channel_id, seq, public_seq, sender_id, sender_type, kind, content, created_at,
+         removed_at, removed_by_id)
+    VALUES (%(channel)s, %(seq)s, %(public_seq)s, %(sender)s, %(sender_type)s, %(kind)s,
+            %(content)s, %(now)s, NULL, NULL)
     RETURNING id
 ), moved_channel AS (
     UPDATE chat_channel
-    SET last_seq = %(seq)s, last_message_id = (SELECT id FROM new_message),
-        last_activity_at = %(now)s, updated_at = %(now)s
+    SET last_seq = %(seq)s, last_public_seq = %(public_seq)s,
+        last_message_id = CASE WHEN %(note)s THEN last_message_id
+                               ELSE (SELECT id FROM new_message) END,
+        last_activity_at = CASE WHEN %(note)s THEN last_activity_at ELSE %(now)s END,
+        updated_at = %(now)s
     WHERE id = %(channel)s
 ), read_by_author AS (
-    UPDATE chat_participant SET last_read_seq = %(seq)s, last_read_at = %(now)s
+    UPDATE chat_participant
+    SET last_read_seq = %(seq)s, last_read_public_seq = %(public_seq)s, last_read_at = %(now)s
     WHERE id = %(participant)s AND last_read_seq < %(seq)s
 ),{counted}
 SELECT (SELECT id FROM new_message),
-       ARRAY(SELECT ARRAY[user_id, last_read_seq] FROM chat_participant
-             WHERE channel_id = %(channel)s AND user_id IS DISTINCT FROM %(sender)s)
+       ARRAY(SELECT ARRAY[user_id, last_read_public_seq] FROM chat_participant
+             WHERE channel_id = %(channel)s AND user_id IS DISTINCT FROM %(sender)s
+               AND NOT %(note)s)
 """.replace("{counted}", counters.MESSAGE_CTE)
 
 
@@ -87,9 +96,13 @@ def _append(
     message counts for `tenant_id` (None: a platform ticket, counted nowhere)."""
     now = timezone.now()
     seq = channel.last_seq + 1
+    note = kind == MessageKind.NOTE
+    public_seq = channel.last_public_seq + (0 if note else 1)
     params: dict[str, Any] = {
         "channel": channel.pk,
         "seq": seq,
+        "public_seq": public_seq,
+        "note": note,
         "sender": sender.pk if sender else None,
         "sender_type": str(sender_type),
         "kind": str(kind),
@@ -106,6 +119,7 @@ def _append(
         id=message_id,
         channel=channel,
         seq=seq,
+        public_seq=public_seq,
         sender=sender,
         sender_type=sender_type,
         kind=kind,
@@ -114,20 +128,25 @@ def _append(
     )
     message._state.adding = False
     message._state.db = connection.alias
-    channel.last_seq = seq
-    channel.last_message = message
-    channel.last_activity_at = channel.updated_at = now
+    channel.last_seq, channel.last_public_seq = seq, public_seq
+    channel.updated_at = now
+    if not note:
+        channel.last_message = message
+        channel.last_activity_at = now
     if author is not None and author.last_read_seq < seq:
         author.last_read_seq, author.last_read_at = seq, now
+        author.last_read_public_seq = public_seq
     return Appended(message=message, readers=[(user, read) for user, read in readers])
 
 
 def _announce(located: Located, message: Message) -> None:
-    events.publish(
-        "new_message",
-        message_payload(message),
-        groups=[events.channel_group(located.schema, located.channel.pk)],
-    )
+    """`new_message` to the channel's room; a note to its notes room only, which only the
+    sockets of people who see notes join (see `apps.chat.consumers`)."""
+    if message.kind == MessageKind.NOTE:
+        group = events.notes_group(located.schema, located.channel.pk)
+    else:
+        group = events.channel_group(located.schema, located.channel.pk)
+    events.publish("new_message", message_payload(message), groups=[group])
 
 
 def _system(located: Located, text: str) -> Message:

@@ -13,6 +13,8 @@ urlpatterns = [
     path("tenants/<str:slug>/export", views.TenantExportApi.as_view()),
     path("tenants/<str:slug>/identity-provider", views.TenantIdentityProviderApi.as_view()),
     path("figures", views.FiguresApi.as_view(), name="console-figures"),
+    path("reports", views.ReportsApi.as_view(), name="console-reports"),
+    path("tenants/<str:slug>/reports", views.TenantReportsApi.as_view()),
     path("sla-policies", views.ConsoleSlaPoliciesApi.as_view(), name="console-sla-policies"),
     path("tickets", views.TicketQueueApi.as_view(), name="console-tickets"),
     path("escalations", views.EscalationsApi.as_view(), name="console-escalations"),

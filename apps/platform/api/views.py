@@ -11,6 +11,7 @@ from asgiref.sync import sync_to_async
 from django.http import StreamingHttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
+from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -18,6 +19,15 @@ from rest_framework.views import APIView
 from apps.accounts.permissions import HostRequest, IsHostMember
 from apps.chat import services as chat_services
 from apps.chat.api.bodies import channel_detail_body, history_body
+from apps.chat.api.reports import (
+    ConsoleReportInput,
+    ReportInput,
+    report_body,
+    report_range,
+)
+from apps.chat.api.reports import (
+    ReportFiguresOutput as ReportFiguresOutput,
+)
 from apps.chat.api.serializers import (
     HistoryInput,
     MessageCreateInput,
@@ -27,6 +37,7 @@ from apps.chat.api.sla import SlaPoliciesApi
 from apps.chat.payloads import MessageOutput, message_payload
 from apps.core.api import validated
 from apps.platform import export, selectors, services, super_admins
+from apps.platform import reports as platform_reports
 from apps.platform.api.serializers import (
     AccountOutput,
     AuditListInput,
@@ -231,6 +242,60 @@ class FiguresApi(ConsoleApi):
         return Response(FiguresOutput(selectors.platform_figures()).data)
 
 
+# --- reports -----------------------------------------------------------------------------
+
+
+class ConsoleReportOutput(serializers.Serializer):
+    locals()["from"] = serializers.DateTimeField()
+    to = serializers.DateTimeField()
+    groupBy = serializers.CharField(allow_null=True)
+    tenants = ReportFiguresOutput(
+        help_text="Every tenant's own desk, from the public rollups: whole UTC days starting "
+        "in [from, to); medians and p90s from histograms (within 10%)."
+    )
+    platformTickets = ReportFiguresOutput(help_text="Platform-support tickets, exact.")
+
+
+class TenantReportOutput(serializers.Serializer):
+    locals()["from"] = serializers.DateTimeField()
+    to = serializers.DateTimeField()
+    groupBy = serializers.CharField(allow_null=True)
+    tenant = serializers.CharField()
+    desk = ReportFiguresOutput(help_text="The tenant's SUPPORT tickets, from its schema.")
+    platformTickets = ReportFiguresOutput(help_text="Its platform tickets (no assignee groups).")
+
+
+class ReportsApi(ConsoleApi):
+    @extend_schema(
+        parameters=[ConsoleReportInput],
+        responses={200: ConsoleReportOutput},
+        tags=TAGS,
+        summary="Support figures over every tenant (rollups) and the platform's own tickets; "
+        "groupBy day, category, priority or tenant",
+    )
+    def get(self, request: HostRequest) -> Response:
+        start, end, group = report_range(request.query_params, ConsoleReportInput)
+        figures = platform_reports.platform_report(
+            actor=request.actor, start=start, end=end, group=group
+        )
+        return Response(report_body(start, end, group, figures))
+
+
+class TenantReportsApi(ConsoleApi):
+    @extend_schema(
+        parameters=[ReportInput],
+        responses={200: TenantReportOutput},
+        tags=TAGS,
+        summary="One tenant's support figures (its schema) and its platform tickets",
+    )
+    def get(self, request: HostRequest, slug: str) -> Response:
+        start, end, group = report_range(request.query_params)
+        figures = platform_reports.tenant_report(
+            actor=request.actor, slug=slug, start=start, end=end, group=group
+        )
+        return Response(report_body(start, end, group, figures))
+
+
 # --- platform-support queue --------------------------------------------------------------
 
 
@@ -307,13 +372,17 @@ class EscalationMessagesApi(ConsoleApi):
         request=MessageCreateInput,
         responses={201: MessageOutput},
         tags=TAGS,
-        summary="Reply in the tenant's channel as SUPER_ADMIN",
+        summary="Reply in the tenant's channel as SUPER_ADMIN (or an internal note)",
     )
     def post(self, request: HostRequest, escalation_id: int) -> Response:
         found = selectors.escalation_for(actor=request.actor, escalation_id=escalation_id)
         data = validated(MessageCreateInput, request.data)
         message = chat_services.message_send(
-            actor=found.actor, channel_id=found.escalation.channel_id, content=data["content"]
+            actor=found.actor,
+            channel_id=found.escalation.channel_id,
+            content=data.get("content"),
+            kind=data["kind"],
+            canned_response_id=data.get("cannedResponseId"),
         )
         return Response(message_payload(message), status=201)
 

@@ -12,8 +12,8 @@ from apps.platform.recount import recount
 
 class Command(BaseCommand):
     help = (
-        "Rebuild the tenant counters behind the console's figures from the tenant schemas, "
-        "a few schemas at a time."
+        "Rebuild the tenant counters behind the console's figures and the support-desk "
+        "rollups behind its reports from the tenant schemas, a few schemas at a time."
     )
 
     def handle(self, *args: Any, **options: Any) -> None:

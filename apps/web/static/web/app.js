@@ -19,6 +19,9 @@ const STATUSES = ["ACTIVE", "ESCALATED", "RESOLVED", "ARCHIVED"];
 const CATEGORIES = ["TECHNICAL", "BILLING", "FEATURE_REQUEST", "TOURNAMENT_ISSUE", "ACCOUNT", "OTHER"];
 const PRIORITIES = ["LOW", "MEDIUM", "HIGH", "URGENT"];
 const OPEN_TICKET = ["OPEN", "IN_PROGRESS", "WAITING_ON_USER"];
+const STAFF_ROLES = ["TENANT_ADMIN", "MANAGEMENT_TEAM"];
+const RATING_DAYS = 7;
+const REPORT_GROUPS = ["", "day", "category", "priority", "assignee"];
 
 const token = () => localStorage.getItem(TOKEN_KEY);
 const api = chatApi({ token, onUnauthorized: () => sessionEnded("Your session has expired. Please sign in again.") });
@@ -105,6 +108,7 @@ function startSession(who) {
   byId("nav-invitations").hidden = !staff;
   byId("whoami").textContent = `${who.user.displayName} · ${label(who.role || (who.user.isSuperAdmin ? "SUPER_ADMIN" : ""))}`;
   byId("new-ticket").hidden = !who.role;
+  byId("reports-open").hidden = who.role !== "TENANT_ADMIN";
   socket.open();
   loadChannels(true);
   refreshUnread();
@@ -395,7 +399,11 @@ async function openChannel(id) {
   const newest = page.messages[0];
   renderChannels();
   try {
-    await socket.join(id, { afterId: newest ? newest.id : 0, afterSeq: newest ? newest.seq : 0 });
+    await socket.join(id, {
+      afterId: newest ? newest.id : 0,
+      afterSeq: newest ? newest.seq : 0,
+      afterPublicSeq: newest ? newest.publicSeq : 0,
+    });
   } catch (error) {
     toast(`Live updates paused: ${error.message}`, "error");
   }
@@ -414,10 +422,65 @@ function renderThreadHead() {
     c.ticket ? h("span", { class: "chip", text: label(c.ticket.category) }) : null,
     slaChip(c),
     c.assignedTo ? h("span", { class: "muted small", text: `Assigned to ${c.assignedTo.displayName}` }) : null,
+    c.ticket && c.ticket.rating ? ratingChip(c.ticket) : null,
   );
   renderActions();
   const readOnly = c.status === "ARCHIVED" ? "This channel is archived: read only." : c.myRole === "OBSERVER" ? "Observers read but do not post." : "";
   chat.setComposer(!readOnly, readOnly);
+  byId("composer-tools").hidden = !answersTicket(c) || !!readOnly;
+  if (!answersTicket(c)) setNoting(false);
+  byId("rating-form").hidden = !mayRate(c);
+}
+
+/** Whether the signed-in person answers this ticket, and so sees and writes its notes. @param {Channel} c */
+function answersTicket(c) {
+  if (!me || !c.ticket) return false;
+  if (c.type === "PLATFORM_SUPPORT") return me.user.isSuperAdmin;
+  return me.user.isSuperAdmin || STAFF_ROLES.includes(me.role || "");
+}
+
+/** The requester, on a resolved ticket not rated yet, within the rating window. @param {Channel} c */
+function mayRate(c) {
+  const t = c.ticket;
+  if (!me || !t || t.requesterId !== me.user.id || t.status !== "RESOLVED" || t.rating !== null) return false;
+  // Resolved just now (a live status change carries no time): the window is open.
+  return !t.resolvedAt || Date.now() - Date.parse(t.resolvedAt) < RATING_DAYS * 24 * 3600 * 1000;
+}
+
+/** @param {NonNullable<Channel["ticket"]>} t */
+function ratingChip(t) {
+  return h("span", { class: "chip chip-rating", title: t.ratingComment || "", text: `Rated ${t.rating}/5${t.ratingComment ? `: “${t.ratingComment}”` : ""}` });
+}
+
+/** @param {boolean} on */
+function setNoting(on) {
+  const toggle = /** @type {HTMLInputElement} */ (byId("note-toggle"));
+  toggle.checked = on;
+  chat.form.classList.toggle("noting", on);
+  if (!chat.input.disabled) chat.input.placeholder = on ? "Internal note: only the staff see it" : "Write a message…";
+}
+
+/** @param {SubmitEvent} event */
+async function submitRating(event) {
+  event.preventDefault();
+  const c = requireCurrent();
+  const form = /** @type {HTMLFormElement} */ (byId("rating-form"));
+  const chosen = /** @type {HTMLInputElement | null} */ (form.querySelector("input[name=rating]:checked"));
+  const area = /** @type {HTMLElement} */ (form.querySelector(".form-error"));
+  if (!chosen) {
+    area.hidden = false;
+    area.textContent = "Choose a rating from 1 to 5.";
+    return;
+  }
+  try {
+    const comment = /** @type {HTMLInputElement} */ (byId("rating-comment")).value;
+    const channel = await api.rate(c.id, Number(chosen.value), comment);
+    area.hidden = true;
+    patchChannel(c.id, { ticket: channel.ticket });
+    toast("Thank you for your rating.");
+  } catch (error) {
+    showError(area, error);
+  }
 }
 
 /** What the signed-in person may do to the open channel (the server decides again). */
@@ -505,9 +568,10 @@ async function archive() {
 /** @param {string} content */
 async function sendMessage(content) {
   const c = requireCurrent();
-  if (socket.state === "open") return socket.send(c.id, content);
+  const kind = answersTicket(c) && /** @type {HTMLInputElement} */ (byId("note-toggle")).checked ? "NOTE" : "USER";
+  if (socket.state === "open") return socket.send(c.id, content, kind);
   // Not connected: REST sends it; the socket's catch-up shows it once reconnected.
-  const message = await api.send(c.id, content);
+  const message = await api.send(c.id, content, kind);
   chat.append(message);
   return message;
 }
@@ -563,7 +627,8 @@ function wireSocket() {
   socket.on("message", (/** @type {Message} */ message) => {
     if (current && message.channelId === current.id) chat.append(message);
     const known = channels.get(message.channelId);
-    if (known) {
+    // A note is no news for the list: neither its preview, order nor unread count.
+    if (known && message.kind !== "NOTE") {
       const shown = current && current.id === message.channelId;
       const mine = me && message.sender && message.sender.id === me.user.id;
       patchChannel(message.channelId, {
@@ -589,6 +654,11 @@ function wireSocket() {
     patchChannel(data.channelId, { status: data.status, ticket });
   });
   socket.on("channel_assigned", (data) => patchChannel(data.channelId, { ...data.channel, unreadCount: channels.get(data.channelId)?.unreadCount }));
+  socket.on("ticket_rated", (data) => {
+    const known = channels.get(data.channelId) || (current && current.id === data.channelId ? current : null);
+    if (!known || !known.ticket) return;
+    patchChannel(data.channelId, { ticket: { ...known.ticket, rating: data.rating, ratingComment: data.comment } });
+  });
   socket.on("sla_breached", (data) => {
     patchChannel(data.channelId, { ...data.channel, unreadCount: channels.get(data.channelId)?.unreadCount });
     toast(`SLA breached: ${data.channel.subject || "a ticket"}`);
@@ -698,6 +768,160 @@ async function submitTicket(event) {
   }
 }
 
+// --- canned responses ------------------------------------------------------------------
+
+/** @type {any} */
+let cannedTimer = null;
+
+async function openCanned() {
+  const dialog = /** @type {HTMLDialogElement} */ (byId("canned-dialog"));
+  const search = /** @type {HTMLInputElement} */ (byId("canned-search"));
+  search.value = "";
+  byId("canned-new").hidden = !me || me.role !== "TENANT_ADMIN";
+  dialog.showModal();
+  search.focus();
+  await listCanned();
+}
+
+async function listCanned() {
+  const shortcut = /** @type {HTMLInputElement} */ (byId("canned-search")).value.trim().toLowerCase();
+  let found;
+  try {
+    found = (await api.cannedResponses(shortcut ? { shortcut } : {})).cannedResponses;
+  } catch (error) {
+    toast(error.message, "error");
+    return;
+  }
+  byId("canned-empty").hidden = found.length > 0;
+  byId("canned-list").replaceChildren(
+    ...found.map((r) =>
+      h(
+        "li",
+        {},
+        h(
+          "button",
+          { type: "button", class: "btn btn-ghost", title: r.body, onclick: () => insertCanned(r.id) },
+          h("span", { class: "shortcut", text: `/${r.shortcut}` }),
+          h("span", { text: r.title }),
+        ),
+      ),
+    ),
+  );
+}
+
+/** Tenant admins save a canned response from the picker. @param {SubmitEvent} event */
+async function saveCanned(event) {
+  event.preventDefault();
+  /** @param {string} id */
+  const value = (id) => /** @type {HTMLInputElement} */ (byId(id)).value;
+  try {
+    await api.createCannedResponse({ shortcut: value("canned-shortcut"), title: value("canned-title-input"), body: value("canned-body") });
+    /** @type {HTMLFormElement} */ (byId("canned-new")).reset();
+    showError(byId("canned-error"), null);
+    await listCanned();
+  } catch (error) {
+    showError(byId("canned-error"), error);
+  }
+}
+
+/** Sends the canned response, rendered for this ticket by the server. @param {number} id */
+async function insertCanned(id) {
+  const c = requireCurrent();
+  try {
+    const message = await api.sendCanned(c.id, id);
+    chat.append(message);
+    /** @type {HTMLDialogElement} */ (byId("canned-dialog")).close();
+  } catch (error) {
+    toast(error.message, "error");
+  }
+}
+
+// --- reports -----------------------------------------------------------------------------
+
+/** @param {Date} day */
+const isoDay = (day) => day.toISOString().slice(0, 10);
+
+function openReports() {
+  const today = new Date();
+  const from = /** @type {HTMLInputElement} */ (byId("reports-from"));
+  const to = /** @type {HTMLInputElement} */ (byId("reports-to"));
+  if (!from.value) from.value = isoDay(new Date(today.getTime() - 29 * 86400000));
+  if (!to.value) to.value = isoDay(new Date(today.getTime() + 86400000));
+  /** @type {HTMLDialogElement} */ (byId("reports-dialog")).showModal();
+  showReport();
+}
+
+/** @param {number | null} seconds */
+function duration(seconds) {
+  if (seconds === null) return "–";
+  if (seconds < 90) return `${Math.round(seconds)} s`;
+  if (seconds < 5400) return `${Math.round(seconds / 60)} min`;
+  if (seconds < 172800) return `${(seconds / 3600).toFixed(1)} h`;
+  return `${(seconds / 86400).toFixed(1)} d`;
+}
+
+/** A bar `share` of the chart's width (set through the CSSOM: the page's CSP allows no
+ * inline style attribute). @param {string} kind @param {number} share */
+function bar(kind, share) {
+  const node = h("span", { class: `bar ${kind}` });
+  node.style.width = `${(100 * share).toFixed(1)}%`;
+  return node;
+}
+
+/** @param {SubmitEvent} [event] */
+async function showReport(event) {
+  if (event) event.preventDefault();
+  const area = byId("reports-error");
+  const groupBy = /** @type {HTMLSelectElement} */ (byId("reports-group")).value;
+  const query = {
+    from: /** @type {HTMLInputElement} */ (byId("reports-from")).value,
+    to: /** @type {HTMLInputElement} */ (byId("reports-to")).value,
+    ...(groupBy ? { groupBy } : {}),
+  };
+  let report;
+  try {
+    report = await api.reports(/** @type {any} */ (query));
+    area.hidden = true;
+  } catch (error) {
+    showError(area, error);
+    return;
+  }
+  const t = report.totals;
+  /** @param {string} name @param {string} value */
+  const figure = (name, value) => h("div", {}, h("dt", { text: name }), h("dd", { text: value }));
+  byId("reports-totals").replaceChildren(
+    figure("Opened", String(t.opened)),
+    figure("Resolved", String(t.resolved)),
+    figure("Escalated", String(t.escalated)),
+    figure("First response (median / p90)", `${duration(t.firstResponseSeconds.median)} / ${duration(t.firstResponseSeconds.p90)}`),
+    figure("Resolution (median / p90)", `${duration(t.resolutionSeconds.median)} / ${duration(t.resolutionSeconds.p90)}`),
+    figure("SLA breached", t.slaBreachRate === null ? "–" : `${Math.round(t.slaBreachRate * 100)} %`),
+    figure("Satisfaction", t.csat.average === null ? "–" : `${t.csat.average.toFixed(1)} / 5 (${t.csat.count})`),
+  );
+  const most = Math.max(1, ...report.groups.map((g) => Math.max(g.opened, g.resolved)));
+  /** @param {string | null} key */
+  const name = (key) => {
+    if (key === null) return groupBy === "assignee" ? "Unassigned" : "–";
+    if (groupBy === "assignee") return people.get(Number(key)) || (me && Number(key) === me.user.id ? me.user.displayName : `#${key}`);
+    return groupBy === "day" ? key : label(key);
+  };
+  byId("reports-chart").replaceChildren(
+    ...report.groups.map((g) =>
+      h(
+        "div",
+        { class: "chart-row", dataset: { key: g.key === null ? "" : g.key } },
+        h("span", { class: "chart-key", text: name(g.key) }),
+        h(
+          "span",
+          { class: "chart-bars", title: `${g.opened} opened, ${g.resolved} resolved` },
+          bar("bar-opened", g.opened / most),
+          bar("bar-resolved", g.resolved / most),
+        ),
+      ),
+    ),
+  );
+}
+
 // --- wiring ------------------------------------------------------------------------------
 
 function wireStaticControls() {
@@ -716,6 +940,19 @@ function wireStaticControls() {
   byId("new-ticket").addEventListener("click", openTicketDialog);
   byId("ticket-form").addEventListener("submit", submitTicket);
   byId("ticket-cancel").addEventListener("click", () => /** @type {HTMLDialogElement} */ (byId("ticket-dialog")).close());
+  byId("note-toggle").addEventListener("change", (event) => setNoting(/** @type {HTMLInputElement} */ (event.target).checked));
+  byId("canned-open").addEventListener("click", openCanned);
+  byId("canned-close").addEventListener("click", () => /** @type {HTMLDialogElement} */ (byId("canned-dialog")).close());
+  byId("canned-search").addEventListener("input", () => {
+    clearTimeout(cannedTimer);
+    cannedTimer = setTimeout(listCanned, 200);
+  });
+  byId("canned-new").addEventListener("submit", saveCanned);
+  byId("rating-form").addEventListener("submit", submitRating);
+  fillSelect(/** @type {HTMLSelectElement} */ (byId("reports-group")), REPORT_GROUPS.map((g) => /** @type {[string, string]} */ ([g, g ? label(g.toUpperCase()) : "Nothing (totals)"])));
+  byId("reports-open").addEventListener("click", openReports);
+  byId("reports-form").addEventListener("submit", showReport);
+  byId("reports-close").addEventListener("click", () => /** @type {HTMLDialogElement} */ (byId("reports-dialog")).close());
   byId("back").addEventListener("click", () => {
     location.hash = "";
   });

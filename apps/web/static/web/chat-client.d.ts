@@ -17,9 +17,12 @@ export interface Message {
   id: number;
   channelId: string;
   seq: number;
+  /** The position not counting internal notes: consecutive where `seq` skips notes. */
+  publicSeq: number;
   sender: UserBrief | null;
   senderType: string;
-  kind: "USER" | "SYSTEM";
+  /** NOTE: an internal note, shown to the ticket's staff only. */
+  kind: "USER" | "SYSTEM" | "NOTE";
   content: string | null;
   createdAt: string;
   removedAt: string | null;
@@ -34,6 +37,9 @@ export interface Ticket {
   firstResponseAt: string | null;
   resolvedAt: string | null;
   closedAt: string | null;
+  rating: number | null;
+  ratingComment: string;
+  ratedAt: string | null;
   createdAt: string;
   sla: Sla | null;
 }
@@ -48,6 +54,20 @@ export interface Sla {
   breached: boolean;
   paused: boolean;
 }
+
+export interface CannedResponse { id: number; shortcut: string; title: string; body: string; createdBy: number; createdAt: string; updatedAt: string }
+
+export interface ReportFigures {
+  opened: number;
+  resolved: number;
+  escalated: number;
+  firstResponseSeconds: { median: number | null; p90: number | null };
+  resolutionSeconds: { median: number | null; p90: number | null };
+  slaBreachRate: number | null;
+  csat: { average: number | null; count: number };
+}
+
+export interface Report { from: string; to: string; groupBy: string | null; totals: ReportFigures; groups: (ReportFigures & { key: string | null })[] }
 
 export interface Channel {
   id: string;
@@ -144,7 +164,12 @@ export interface ChatApi {
   channel(id: string): Promise<ChannelDetail>;
   archive(id: string): Promise<unknown>;
   messages(id: string, query?: { before?: number; after?: number; limit?: number }): Promise<MessagePage>;
-  send(id: string, content: string): Promise<Message>;
+  send(id: string, content: string, kind?: "USER" | "NOTE"): Promise<Message>;
+  sendCanned(id: string, cannedResponseId: number): Promise<Message>;
+  rate(id: string, rating: number, comment?: string): Promise<Channel>;
+  cannedResponses(query?: { shortcut?: string }): Promise<{ cannedResponses: CannedResponse[] }>;
+  createCannedResponse(body: { shortcut: string; title: string; body: string }): Promise<CannedResponse>;
+  reports(query: { from: string; to: string; groupBy?: "day" | "category" | "priority" | "assignee" }): Promise<Report>;
   removeMessage(id: string, messageId: number): Promise<Message>;
   escalate(id: string, reason: string): Promise<Channel>;
   assign(id: string, assigneeId: number): Promise<Channel>;
@@ -173,6 +198,8 @@ export interface ChatApi {
     tenants(query?: { status?: string; search?: string; after?: string; limit?: number }): Promise<any>;
     provision(body: { slug: string; name: string; adminEmail: string; adminName?: string }): Promise<any>;
     tenant(slug: string): Promise<any>;
+    reports(query: { from: string; to: string; groupBy?: "day" | "category" | "priority" | "tenant" }): Promise<{ from: string; to: string; groupBy: string | null; tenants: Omit<Report, "from" | "to" | "groupBy">; platformTickets: Omit<Report, "from" | "to" | "groupBy"> }>;
+    tenantReports(slug: string, query: { from: string; to: string; groupBy?: "day" | "category" | "priority" | "assignee" }): Promise<{ from: string; to: string; groupBy: string | null; tenant: string; desk: Omit<Report, "from" | "to" | "groupBy">; platformTickets: Omit<Report, "from" | "to" | "groupBy"> }>;
     suspend(slug: string, reason: string): Promise<any>;
     reactivate(slug: string): Promise<any>;
     exportTenant(slug: string): Promise<Blob>;
@@ -182,7 +209,7 @@ export interface ChatApi {
     escalations(query?: Query): Promise<any>;
     escalation(id: number): Promise<any>;
     escalationMessages(id: number, query?: { before?: number; after?: number; limit?: number }): Promise<MessagePage>;
-    reply(id: number, content: string): Promise<Message>;
+    reply(id: number, content: string, kind?: "USER" | "NOTE"): Promise<Message>;
     resolveEscalation(id: number): Promise<any>;
     returnEscalation(id: number, note: string): Promise<any>;
     audit(query?: { tenant?: string; action?: string; actorId?: number; before?: number; limit?: number }): Promise<any>;
@@ -215,9 +242,9 @@ export interface ChatSocket {
   on(name: "fatal", handler: (data: { code: number; error: { code: string; message: string } | null }) => void): () => void;
   on(name: "unread_changed", handler: (data: { channelId: string; unreadCount: number }) => void): () => void;
   on(name: string, handler: (data: any) => void): () => void;
-  join(channelId: string, from?: { afterId?: number; afterSeq?: number }): Promise<void>;
+  join(channelId: string, from?: { afterId?: number; afterSeq?: number; afterPublicSeq?: number }): Promise<void>;
   leave(channelId: string): Promise<void>;
-  send(channelId: string, content: string): Promise<Message>;
+  send(channelId: string, content: string, kind?: "USER" | "NOTE"): Promise<Message>;
   markRead(channelId: string, messageId: number): Promise<{ channelId: string; lastReadSeq: number; unreadCount: number }>;
   typing(channelId: string): void;
   stopTyping(channelId: string): void;

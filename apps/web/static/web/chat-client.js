@@ -27,9 +27,10 @@
  * @property {number} id
  * @property {string} channelId
  * @property {number} seq            Position in the channel: 1, 2, 3, ...
+ * @property {number} publicSeq      The same, not counting internal notes
  * @property {UserBrief | null} sender  Null for SYSTEM messages.
  * @property {string} senderType
- * @property {"USER" | "SYSTEM"} kind
+ * @property {"USER" | "SYSTEM" | "NOTE"} kind  NOTE: an internal note (ticket staff only)
  * @property {string | null} content  Null once a moderator removed it.
  * @property {string} createdAt
  * @property {string | null} removedAt
@@ -43,6 +44,9 @@
  * @property {string | null} firstResponseAt
  * @property {string | null} resolvedAt
  * @property {string | null} closedAt
+ * @property {number | null} rating  The requester's 1-5, once resolved
+ * @property {string} ratingComment
+ * @property {string | null} ratedAt
  * @property {string} createdAt
  * @property {Sla | null} sla
  *
@@ -220,8 +224,19 @@ export function chatApi(options = {}) {
      */
     messages: (id, query = {}) => request("GET", `${ch(id)}/messages`, { query }),
     /** @returns {Promise<Message>} */
-    send: (/** @type {string} */ id, /** @type {string} */ content) =>
-      request("POST", `${ch(id)}/messages`, { body: { content } }),
+    send: (/** @type {string} */ id, /** @type {string} */ content, kind = "USER") =>
+      request("POST", `${ch(id)}/messages`, { body: { content, kind } }),
+    /** A canned response, rendered for the ticket by the server. */
+    sendCanned: (/** @type {string} */ id, /** @type {number} */ cannedResponseId) =>
+      request("POST", `${ch(id)}/messages`, { body: { cannedResponseId } }),
+    rate: (/** @type {string} */ id, /** @type {number} */ rating, comment = "") =>
+      request("POST", `${ch(id)}/rating`, { body: { rating, comment } }),
+    /** @param {{ shortcut?: string }} [query] */
+    cannedResponses: (query = {}) => request("GET", "/api/canned-responses", { query }),
+    /** @param {{ shortcut: string, title: string, body: string }} body */
+    createCannedResponse: (body) => request("POST", "/api/canned-responses", { body }),
+    /** @param {{ from: string, to: string, groupBy?: string }} query */
+    reports: (query) => request("GET", "/api/reports", { query }),
     /** @returns {Promise<Message>} */
     removeMessage: (/** @type {string} */ id, /** @type {number} */ messageId) =>
       request("DELETE", `${ch(id)}/messages/${messageId}`),
@@ -313,6 +328,10 @@ export function chatApi(options = {}) {
       remove: (/** @type {string} */ slug, /** @type {string} */ confirm) =>
         request("DELETE", tenant(slug), { body: { confirm } }),
       figures: () => request("GET", "/api/console/figures"),
+      /** Every tenant (rollups) and the platform's tickets. @param {{ from: string, to: string, groupBy?: string }} query */
+      reports: (query) => request("GET", "/api/console/reports", { query }),
+      /** One tenant's desk and platform tickets. @param {string} slug @param {{ from: string, to: string, groupBy?: string }} query */
+      tenantReports: (slug, query) => request("GET", `${tenant(slug)}/reports`, { query }),
       /** @param {Record<string, unknown>} [query] */
       tickets: (query = {}) => request("GET", "/api/console/tickets", { query }),
       /** @param {Record<string, unknown>} [query] */
@@ -321,8 +340,8 @@ export function chatApi(options = {}) {
       /** @param {number} id @param {{ before?: number, after?: number, limit?: number }} [query] */
       escalationMessages: (id, query = {}) => request("GET", `${esc(id)}/messages`, { query }),
       /** @returns {Promise<Message>} */
-      reply: (/** @type {number} */ id, /** @type {string} */ content) =>
-        request("POST", `${esc(id)}/messages`, { body: { content } }),
+      reply: (/** @type {number} */ id, /** @type {string} */ content, kind = "USER") =>
+        request("POST", `${esc(id)}/messages`, { body: { content, kind } }),
       resolveEscalation: (/** @type {number} */ id) => request("PUT", `${esc(id)}/resolve`),
       returnEscalation: (/** @type {number} */ id, /** @type {string} */ note) =>
         request("PUT", `${esc(id)}/return`, { body: { note } }),
@@ -384,8 +403,10 @@ export function chatSocket(options) {
   const pending = new Map();
   /**
    * Joined rooms: the last message delivered (by seq), and live messages held while a
-   * catch-up runs.
-   * @typedef {{ lastSeq: number, lastId: number, tracked: boolean, syncing: boolean, held: Message[] }} Room
+   * catch-up runs. Those who do not get a ticket's internal notes (`notes` false in the
+   * join's reply) see gaps in `seq` where notes sit, so they look for lost events by
+   * `publicSeq`, which counts the other messages.
+   * @typedef {{ lastSeq: number, lastPublicSeq: number, notes: boolean, lastId: number, tracked: boolean, syncing: boolean, held: Message[] }} Room
    * @type {Map<string, Room>}
    */
   const rooms = new Map();
@@ -535,7 +556,11 @@ export function chatSocket(options) {
       return;
     }
     if (message.seq <= room.lastSeq) return;
-    if (room.tracked && message.seq > room.lastSeq + 1) {
+    const gap =
+      room.notes || message.publicSeq === undefined
+        ? message.seq > room.lastSeq + 1
+        : message.publicSeq > room.lastPublicSeq + 1;
+    if (room.tracked && gap) {
       // A gap (an event the layer lost): fetch what is missing first.
       room.held.push(message);
       catchUp(message.channelId).catch(() => null);
@@ -616,8 +641,10 @@ export function chatSocket(options) {
   /** @param {string} channelId */
   async function rejoin(channelId) {
     try {
-      await request("join_channel", { channelId });
-      if (rooms.get(channelId)?.tracked) await catchUp(channelId);
+      const reply = await request("join_channel", { channelId });
+      const room = rooms.get(channelId);
+      if (room) room.notes = !!reply.notes; // the role may have changed meanwhile
+      if (room?.tracked) await catchUp(channelId);
     } catch (error) {
       emit("error", { code: error.code, message: error.message, channelId });
     }
@@ -656,6 +683,7 @@ export function chatSocket(options) {
     if (message.seq <= room.lastSeq) return;
     room.tracked = true;
     room.lastSeq = message.seq;
+    room.lastPublicSeq = message.publicSeq ?? room.lastPublicSeq;
     room.lastId = message.id;
     emit("message", message);
   }
@@ -699,12 +727,14 @@ export function chatSocket(options) {
      * newest message the page already shows) it first delivers, through `message`, every
      * message after it: nothing sent between loading the history and joining is missed.
      * @param {string} channelId
-     * @param {{ afterId?: number, afterSeq?: number }} [from]
+     * @param {{ afterId?: number, afterSeq?: number, afterPublicSeq?: number }} [from]
      */
     async join(channelId, from = {}) {
       /** @type {Room} */
       const room = {
         lastSeq: from.afterSeq || 0,
+        lastPublicSeq: from.afterPublicSeq || 0,
+        notes: false,
         lastId: from.afterId || 0,
         tracked: from.afterId !== undefined,
         syncing: false,
@@ -712,7 +742,7 @@ export function chatSocket(options) {
       };
       rooms.set(channelId, room);
       if (state !== "open") return; // joined (and caught up) once connected
-      await request("join_channel", { channelId });
+      room.notes = !!(await request("join_channel", { channelId })).notes;
       if (room.tracked) await catchUp(channelId);
     },
     /** @param {string} channelId */
@@ -720,8 +750,8 @@ export function chatSocket(options) {
       if (!rooms.delete(channelId)) return;
       if (state === "open") await request("leave_channel", { channelId }).catch(() => null);
     },
-    /** @param {string} channelId @param {string} content @returns {Promise<Message>} */
-    send: (channelId, content) => request("send_message", { channelId, content }),
+    /** @param {string} channelId @param {string} content @param {"USER" | "NOTE"} [kind] @returns {Promise<Message>} */
+    send: (channelId, content, kind = "USER") => request("send_message", { channelId, content, kind }),
     /** @param {string} channelId @param {number} messageId */
     markRead: (channelId, messageId) => request("mark_read", { channelId, messageId }),
     /** @param {string} channelId */

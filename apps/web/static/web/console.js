@@ -122,6 +122,7 @@ function route() {
     escalations: () => (id ? escalationView(root, Number(id)) : escalationsView(root)),
     ticket: () => ticketView(root, id),
     audit: () => auditView(root),
+    reports: () => reportsView(root),
     account: async () => me && accountScreen(root, { api, me, signOut: () => byId("logout").click() }),
   };
   const render = views[/** @type {keyof typeof views} */ (view)] || (() => overview(root));
@@ -221,6 +222,95 @@ async function overview(root) {
       ], "Escalations and tenant tickets waiting")),
     ),
   );
+}
+
+// --- reports -----------------------------------------------------------------------------
+
+/** @param {Date} day */
+const isoDay = (day) => day.toISOString().slice(0, 10);
+
+/** @param {number | null} seconds */
+function duration(seconds) {
+  if (seconds === null) return "–";
+  if (seconds < 90) return `${Math.round(seconds)} s`;
+  if (seconds < 5400) return `${Math.round(seconds / 60)} min`;
+  if (seconds < 172800) return `${(seconds / 3600).toFixed(1)} h`;
+  return `${(seconds / 86400).toFixed(1)} d`;
+}
+
+/** Figures and a chart of tickets opened per group. @param {string} title @param {any} part @param {string} groupBy */
+function reportPanel(title, part, groupBy) {
+  const t = part.totals;
+  /** @param {string} name @param {string} value */
+  const item = (name, value) => h("div", {}, h("dt", { text: name }), h("dd", { text: value }));
+  const bars = part.groups.map((/** @type {any} */ g) => ({
+    label: g.key === null ? "–" : groupBy === "day" || groupBy === "tenant" ? g.key : label(g.key),
+    value: g.opened,
+    color: "#5c7cfa",
+  }));
+  return panel(
+    title,
+    h(
+      "dl",
+      { class: "report-figures" },
+      item("Opened", String(t.opened)),
+      item("Resolved", String(t.resolved)),
+      item("Escalated", String(t.escalated)),
+      item("First response (median / p90)", `${duration(t.firstResponseSeconds.median)} / ${duration(t.firstResponseSeconds.p90)}`),
+      item("Resolution (median / p90)", `${duration(t.resolutionSeconds.median)} / ${duration(t.resolutionSeconds.p90)}`),
+      item("SLA breached", t.slaBreachRate === null ? "–" : `${Math.round(t.slaBreachRate * 100)} %`),
+      item("Satisfaction", t.csat.average === null ? "–" : `${t.csat.average.toFixed(1)} / 5 (${t.csat.count})`),
+    ),
+    bars.length ? barChart(bars.slice(0, 40), `Tickets opened per ${groupBy}`) : null,
+  );
+}
+
+/** @param {HTMLElement} root */
+async function reportsView(root) {
+  const today = new Date();
+  const from = /** @type {HTMLInputElement} */ (h("input", { type: "date", id: "report-from", value: isoDay(new Date(today.getTime() - 29 * 86400000)) }));
+  const to = /** @type {HTMLInputElement} */ (h("input", { type: "date", id: "report-to", value: isoDay(new Date(today.getTime() + 86400000)) }));
+  const group = /** @type {HTMLSelectElement} */ (h("select", { id: "report-group" }));
+  fillSelect(group, [["", "Nothing (totals)"], ["day", "Day"], ["category", "Category"], ["priority", "Priority"], ["tenant", "Tenant"]]);
+  const tenantInput = /** @type {HTMLInputElement} */ (h("input", { id: "report-tenant", placeholder: "every tenant", maxlength: 63 }));
+  const out = h("div", { class: "reports-out" });
+  const error = h("div", { class: "form-error", role: "alert", hidden: true });
+  const show = async (/** @type {Event} */ event) => {
+    event.preventDefault();
+    const slug = tenantInput.value.trim();
+    const groupBy = group.value === "tenant" && slug ? "" : group.value;
+    const query = { from: from.value, to: to.value, ...(groupBy ? { groupBy } : {}) };
+    try {
+      if (slug) {
+        const r = await api.console.tenantReports(slug, /** @type {any} */ (query));
+        out.replaceChildren(
+          reportPanel(`${r.tenant}: its support desk`, r.desk, groupBy),
+          reportPanel(`${r.tenant}: its platform tickets`, r.platformTickets, groupBy),
+        );
+      } else {
+        const r = await api.console.reports(/** @type {any} */ (query));
+        out.replaceChildren(
+          reportPanel("Every tenant's support desk (daily rollups)", r.tenants, groupBy),
+          reportPanel("Platform-support tickets", r.platformTickets, groupBy),
+        );
+      }
+      showError(error, null);
+    } catch (e) {
+      showError(error, e);
+    }
+  };
+  const form = h(
+    "form",
+    { class: "panel report-form", novalidate: true, onsubmit: show },
+    h("div", {}, h("label", { for: "report-from", text: "From" }), from),
+    h("div", {}, h("label", { for: "report-to", text: "To (not included)" }), to),
+    h("div", {}, h("label", { for: "report-group", text: "Group by" }), group),
+    h("div", {}, h("label", { for: "report-tenant", text: "Tenant" }), tenantInput),
+    h("button", { type: "submit", class: "btn btn-primary", text: "Show" }),
+    error,
+  );
+  root.replaceChildren(h("h1", { text: "Support reports" }), form, out);
+  form.requestSubmit();
 }
 
 // --- tenants -----------------------------------------------------------------------------
@@ -376,9 +466,37 @@ function chatPanel(title) {
     h("header", { class: "thread-head" }, h("div", { class: "thread-title" }, h("h2", { text: title }), h("div", { class: "thread-meta" })), h("div", { class: "ticket-actions" })),
     h("div", { class: "scroller", tabindex: "0", "aria-label": "Messages" }, h("p", { class: "older-loading muted", text: "Loading older messages…" }), h("p", { class: "empty-thread muted", hidden: true, text: "No messages yet." }), h("ol", { class: "messages", role: "log", "aria-live": "polite" })),
     h("div", { class: "thread-foot" }, h("div", { class: "typing muted", "aria-live": "polite" }), h("div", { class: "receipts muted" })),
-    h("form", { class: "composer", novalidate: true }, h("label", { for: "composer-input", class: "sr-only", text: "Reply" }), h("textarea", { id: "composer-input", rows: "2", maxlength: "10000" }), h("button", { type: "submit", class: "btn btn-primary", text: "Send" }), h("div", { class: "form-error", role: "alert", hidden: true })),
+    h("form", { class: "composer", novalidate: true }, h("div", { class: "composer-tools" }, h("label", { class: "note-toggle" }, h("input", { type: "checkbox", class: "note-check" }), "Internal note (staff only)")), h("label", { for: "composer-input", class: "sr-only", text: "Reply" }), h("textarea", { id: "composer-input", rows: "2", maxlength: "10000" }), h("button", { type: "submit", class: "btn btn-primary", text: "Send" }), h("div", { class: "form-error", role: "alert", hidden: true })),
   );
+  const check = /** @type {HTMLInputElement} */ (thread.querySelector(".note-check"));
+  const form = /** @type {HTMLElement} */ (thread.querySelector(".composer"));
+  check.addEventListener("change", () => form.classList.toggle("noting", check.checked));
   return thread;
+}
+
+/** The kind the composer sends: a note while its switch is on. @param {HTMLElement} thread */
+function kindOf(thread) {
+  return /** @type {HTMLInputElement} */ (thread.querySelector(".note-check")).checked ? "NOTE" : "USER";
+}
+
+/**
+ * The platform's canned responses as a picker in the composer; choosing one sends it,
+ * rendered for the ticket. @param {HTMLElement} thread @param {string} id @param {ChatWindow} chat
+ */
+async function cannedPicker(thread, id, chat) {
+  const picker = /** @type {HTMLSelectElement} */ (h("select", { class: "canned-picker", "aria-label": "Canned response" }));
+  const { cannedResponses } = await api.cannedResponses();
+  fillSelect(picker, [["", cannedResponses.length ? "Canned response…" : "No canned responses"], ...cannedResponses.map((r) => /** @type {[string, string]} */ ([String(r.id), `/${r.shortcut} · ${r.title}`]))]);
+  picker.addEventListener("change", async () => {
+    if (!picker.value) return;
+    try {
+      chat.append(await api.sendCanned(id, Number(picker.value)));
+    } catch (error) {
+      toast(error.message, "error");
+    }
+    picker.value = "";
+  });
+  /** @type {HTMLElement} */ (thread.querySelector(".composer-tools")).append(picker);
 }
 
 /** A platform ticket, worked on the public host as any channel. @param {HTMLElement} root @param {string} id */
@@ -387,7 +505,7 @@ async function ticketView(root, id) {
   const thread = chatPanel(detail.subject);
   const chat = new ChatWindow(thread, me ? me.user.id : 0, {
     loadOlder: (before) => api.messages(id, { before }),
-    send: (content) => socket.send(id, content),
+    send: (content) => socket.send(id, content, /** @type {"USER" | "NOTE"} */ (kindOf(thread))),
     typing: () => socket.typing(id),
     seen: (m) => socket.state === "open" && socket.markRead(id, m.id).catch(() => null),
   });
@@ -420,6 +538,7 @@ async function ticketView(root, id) {
   /** @param {Promise<any>} promise */
   const run = (promise) => promise.then((c) => { renderHead(c); toast("Saved."); }).catch((e) => toast(e.message, "error"));
   renderHead(detail);
+  await cannedPicker(thread, id, chat);
   root.replaceChildren(h("p", {}, h("a", { href: "#/queue", text: "← Support queue" })), thread);
   chat.reset(detail.messages.messages, detail.messages.hasMore, detail.participants);
   const offs = liveThread(socket, chat, id, () => api.channel(id).then(renderHead));
@@ -510,7 +629,7 @@ async function escalationView(root, id) {
   );
   const chat = new ChatWindow(thread, me ? me.user.id : 0, {
     loadOlder: (before) => api.console.escalationMessages(id, { before }),
-    send: async (content) => chat.append(await api.console.reply(id, content)),
+    send: async (content) => chat.append(await api.console.reply(id, content, /** @type {"USER" | "NOTE"} */ (kindOf(thread)))),
   });
   root.replaceChildren(h("p", {}, h("a", { href: "#/escalations", text: "← Escalations" })), thread);
   chat.reset(channel.messages.messages, channel.messages.hasMore, channel.participants);

@@ -173,10 +173,11 @@ export function messageRow(message, myId) {
   }
   const mine = message.sender && message.sender.id === myId;
   const removed = message.removedAt !== null;
+  const note = message.kind === "NOTE";
   return h(
     "li",
     {
-      class: `msg${mine ? " msg-mine" : ""}${removed ? " msg-removed" : ""}`,
+      class: `msg${mine ? " msg-mine" : ""}${removed ? " msg-removed" : ""}${note ? " msg-note" : ""}`,
       dataset: { id: String(message.id), seq: String(message.seq) },
     },
     h(
@@ -184,6 +185,7 @@ export function messageRow(message, myId) {
       { class: "msg-meta" },
       h("span", { class: "msg-author", text: message.sender ? message.sender.displayName : "" }),
       message.senderType === "SUPER_ADMIN" ? h("span", { class: "chip chip-platform", text: "Platform" }) : null,
+      note ? h("span", { class: "chip chip-note", text: "Internal note" }) : null,
       h("time", { datetime: message.createdAt, text: timeOf(message.createdAt) }),
     ),
     removed
