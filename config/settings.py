@@ -243,7 +243,7 @@ EVENTS_PROBE_INTERVAL = float(os.environ.get("EVENTS_PROBE_INTERVAL", "1"))
 SHUTDOWN_DRAIN_SECONDS = float(os.environ.get("SHUTDOWN_DRAIN_SECONDS", "1.5"))
 # The periodic jobs' ticker thread of a server process (config/jobs.py; README: Job
 # runner), on by default when there is no broker: it takes a pooled connection per sweep,
-# so the thread counts below leave it one.
+# so HTTP_THREADS's default leaves it one when the pool has room.
 JOBS_TICKER = env_bool("JOBS_TICKER", not os.environ.get("CELERY_BROKER_URL") and not RUNNING_TESTS)
 _TICKER_CONNECTIONS = 1 if JOBS_TICKER else 0
 # Threads running sockets' database work in each process; 0 runs it on Channels' one
@@ -262,10 +262,9 @@ HTTP_THREADS = int(
         "HTTP_THREADS", str(max(DB_POOL_MAX_SIZE - WS_DB_THREADS - _TICKER_CONNECTIONS, 1))
     )
 )
-if SERVING and 0 < DB_POOL_MAX_SIZE < HTTP_THREADS + WS_DB_THREADS + _TICKER_CONNECTIONS:
+if SERVING and 0 < DB_POOL_MAX_SIZE < HTTP_THREADS + WS_DB_THREADS:
     raise ImproperlyConfigured(
-        f"HTTP_THREADS ({HTTP_THREADS}) + WS_DB_THREADS ({WS_DB_THREADS})"
-        f"{' + the jobs ticker (1)' if JOBS_TICKER else ''} must not exceed "
+        f"HTTP_THREADS ({HTTP_THREADS}) + WS_DB_THREADS ({WS_DB_THREADS}) must not exceed "
         f"DB_POOL_MAX_SIZE ({DB_POOL_MAX_SIZE})"
     )
 # Socket frames needing the database that may wait in a process before new ones are

@@ -37,6 +37,14 @@ async def joined(tenant: Any, users: list[Any], cid: str) -> list[Any]:
     return sockets
 
 
+async def settled(socket: Any) -> Any:
+    """The socket once its connect has finished (its groups joined): the server handles
+    this frame only after that."""
+    await send(socket, "join_channel", channelId="not-a-uuid", ref="settled")
+    assert (await expect(socket, "error"))["ref"] == "settled"
+    return socket
+
+
 def _post(client: Any, cid: str, content: str) -> Any:
     return client.post(f"/api/chat/channels/{cid}/messages", {"content": content}, format="json")
 
@@ -50,7 +58,7 @@ def test_badges_are_coalesced_to_the_latest_count(org, client_for, monkeypatch):
     _drain()
 
     async def scenario() -> None:
-        admin = await connect(org.tenant, org.admin)  # joins nothing
+        admin = await settled(await connect(org.tenant, org.admin))  # joins nothing
         for n in range(5):
             await database_sync_to_async(_post)(player, cid, f"m{n}")
             await commit()
@@ -213,7 +221,7 @@ def test_a_read_replaces_a_waiting_badge_update(org, client_for, monkeypatch):
     _drain()
 
     async def scenario() -> None:
-        socket = await connect(org.tenant, org.admin)  # joins nothing
+        socket = await settled(await connect(org.tenant, org.admin))  # joins nothing
         for n in range(2):
             await database_sync_to_async(_post)(player, cid, f"m{n}")
             await commit()
@@ -267,7 +275,7 @@ def test_a_tournament_message_travels_with_its_badges_and_arrives_once(org, clie
 
     async def scenario() -> None:
         [player] = await joined(org.tenant, [org.player], tour["id"])
-        elsewhere = await connect(org.tenant, org.team)  # joins nothing
+        elsewhere = await settled(await connect(org.tenant, org.team))  # joins nothing
         for n in range(3):
             await database_sync_to_async(_post)(admin, tour["id"], f"m{n}")
             await commit()

@@ -376,6 +376,9 @@ def test_badge_updates_without_joining(org, client_for):
 
     async def scenario() -> None:
         admin = await connect(org.tenant, org.admin)  # joins nothing
+        # Its connect has finished (groups joined) once a frame is answered.
+        await send(admin, "join_channel", channelId="not-a-uuid", ref="settled")
+        assert (await expect(admin, "error"))["ref"] == "settled"
         await database_sync_to_async(player_client.post)(
             f"/api/chat/channels/{cid}/messages", {"content": "anyone?"}, format="json"
         )

@@ -46,7 +46,8 @@ def worker() -> Iterator[tuple[CeleryApp, str]]:
          "--without-heartbeat"],
         cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
     )  # fmt: skip
-    app = CeleryApp("jobs-test", broker=REDIS, backend=REDIS)
+    # Not the current app: shared tasks elsewhere in the suite keep the project's.
+    app = CeleryApp("jobs-test", broker=REDIS, backend=REDIS, set_as_current=False)
     app.conf.broker_transport_options = {"global_keyprefix": f"{prefix}celery:"}
     try:
         yield app, queue

@@ -159,6 +159,9 @@ def test_server_killed_while_clients_send(people, redis):
         ports = [victim.port, survivor.port, victim.port]  # two clients lose their process
         resumed_at: list[int] = []  # how many each had sent when it moved to the survivor
 
+        acknowledged = [0, 0, 0]
+        halfway = asyncio.Event()
+
         async def sender(client: Client, index: int) -> None:
             await client.connect(ports[index])
             n = 0
@@ -166,15 +169,19 @@ def test_server_killed_while_clients_send(people, redis):
                 try:
                     await client.send(f"client {index} message {n}")
                     n += 1
+                    acknowledged[index] = n
+                    if min(acknowledged) >= PER_SENDER // 3:
+                        halfway.set()
                     await asyncio.sleep(0.01)
-                except (ConnectionError, OSError, websockets.ConnectionClosed):
+                except (ConnectionError, OSError, EOFError, websockets.WebSocketException):
                     n += 1  # unacknowledged: it may or may not be stored; not sent again
                     resumed_at.append(n)
                     await client.connect(survivor.port)
                     await client.sync()
 
         async def killer() -> None:
-            await asyncio.sleep(0.6)
+            # While every client is still sending, whatever the machine's speed.
+            await asyncio.wait_for(halfway.wait(), 30)
             victim.kill()  # SIGKILL: no shutdown, no cleanup
 
         async def scenario() -> list[Client]:
