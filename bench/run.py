@@ -813,11 +813,16 @@ class Bench:
         columns = {
             "chat_channel": {
                 "id", "type", "status", "subject", "context_id", "created_by_id",
-                "escalation_reason", "last_seq", "last_activity_at", "created_at", "updated_at",
+                "escalation_reason", "last_seq", "last_public_seq", "last_activity_at",
+                "created_at", "updated_at",
             },
-            "chat_participant": {"channel_id", "user_id", "role", "last_read_seq", "joined_at"},
+            "chat_participant": {
+                "channel_id", "user_id", "role", "last_read_seq", "last_read_public_seq",
+                "joined_at",
+            },
             "chat_message": {
-                "channel_id", "seq", "sender_id", "sender_type", "kind", "content", "created_at",
+                "channel_id", "seq", "public_seq", "sender_id", "sender_type", "kind", "content",
+                "created_at",
             },
         }  # fmt: skip
         for table, written in columns.items():
@@ -853,35 +858,40 @@ class Bench:
             conn.execute("DELETE FROM chat_channel WHERE context_id LIKE 'bench-history-%%'")
             conn.execute(
                 "INSERT INTO chat_channel (id, type, status, subject, context_id, created_by_id,"
-                " escalation_reason, last_seq, last_activity_at, created_at, updated_at)"
-                " SELECT gen_random_uuid(), 'TOURNAMENT', 'ACTIVE', 'History ' || g,"
-                " 'bench-history-' || g, %s, '', 0, now() - g * interval '1 minute', now(), now()"
+                " escalation_reason, last_seq, last_public_seq, last_activity_at, created_at,"
+                " updated_at) SELECT gen_random_uuid(), 'TOURNAMENT', 'ACTIVE', 'History ' || g,"
+                " 'bench-history-' || g, %s, '', 0, 0, now() - g * interval '1 minute', now(),"
+                " now()"
                 " FROM generate_series(1, %s) g",
                 [mods[0], others],
             )
             conn.execute(
-                "INSERT INTO chat_participant (channel_id, user_id, role, last_read_seq, joined_at)"
-                " SELECT c.id, p.uid, p.role, 0, now() FROM chat_channel c CROSS JOIN"
+                "INSERT INTO chat_participant (channel_id, user_id, role, last_read_seq,"
+                " last_read_public_seq, joined_at)"
+                " SELECT c.id, p.uid, p.role, 0, 0, now() FROM chat_channel c CROSS JOIN"
                 " (VALUES (%s::bigint, 'MEMBER'), (%s::bigint, 'ADMIN'), (%s::bigint, 'ADMIN'))"
                 " AS p(uid, role) WHERE c.context_id LIKE 'bench-history-%%'",
                 [member, *mods],
             )
             conn.execute(
-                "INSERT INTO chat_message (channel_id, seq, sender_id, sender_type, kind, content,"
-                " created_at) SELECT %s, g, %s, 'PARTICIPANT', 'USER', 'history message ' || g,"
+                "INSERT INTO chat_message (channel_id, seq, public_seq, sender_id, sender_type,"
+                " kind, content, created_at)"
+                " SELECT %s, g, g, %s, 'PARTICIPANT', 'USER', 'history message ' || g,"
                 " now() - (%s - g) * interval '10 milliseconds' FROM generate_series(1, %s) g",
                 [deep, member, deep_count, deep_count],
             )
             conn.execute(
-                "INSERT INTO chat_message (channel_id, seq, sender_id, sender_type, kind, content,"
-                " created_at) SELECT c.id, g, %s, 'PARTICIPANT', 'USER', 'message ' || g,"
+                "INSERT INTO chat_message (channel_id, seq, public_seq, sender_id, sender_type,"
+                " kind, content, created_at)"
+                " SELECT c.id, g, g, %s, 'PARTICIPANT', 'USER', 'message ' || g,"
                 " c.last_activity_at - (%s - g) * interval '1 second'"
                 " FROM chat_channel c CROSS JOIN generate_series(1, %s) g"
                 " WHERE c.context_id LIKE 'bench-history-%%' ORDER BY c.id, g",
                 [mods[1], OTHER_CHANNEL_MESSAGES, OTHER_CHANNEL_MESSAGES],
             )
             conn.execute(
-                "UPDATE chat_channel c SET last_seq = m.last_seq, last_message_id = m.id,"
+                "UPDATE chat_channel c SET last_seq = m.last_seq, last_public_seq = m.last_seq,"
+                " last_message_id = m.id,"
                 " last_activity_at = m.created_at FROM (SELECT DISTINCT ON (channel_id)"
                 " channel_id, seq AS last_seq, id, created_at FROM chat_message"
                 " ORDER BY channel_id, seq DESC) m WHERE m.channel_id = c.id"
@@ -889,9 +899,11 @@ class Bench:
             # The member has read half of each channel; the moderators everything.
             conn.execute(
                 "UPDATE chat_participant p SET last_read_seq = CASE WHEN p.user_id = %s"
+                " THEN c.last_seq / 2 ELSE c.last_seq END,"
+                " last_read_public_seq = CASE WHEN p.user_id = %s"
                 " THEN c.last_seq / 2 ELSE c.last_seq END FROM chat_channel c"
                 " WHERE p.channel_id = c.id",
-                [member],
+                [member, member],
             )
         # Vacuumed now, so autovacuum does not wake up on these tables during later scenarios.
         conn.execute(f"VACUUM (ANALYZE) {s}.chat_channel, {s}.chat_participant, {s}.chat_message")
