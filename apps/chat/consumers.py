@@ -93,8 +93,8 @@ def _send_message(actor: Actor, channel_id: object, data: dict[str, Any]) -> dic
 def _sync(actor: Actor, channel_id: object, after: object) -> dict[str, Any]:
     with channel_located(actor, channel_id) as located:
         page = selectors.message_page(
+            actor=actor,
             located=located,
-            notes=policy.sees_notes(actor, located.channel),
             after=after,
             limit=selectors.MAX_PAGE_SIZE,
         )

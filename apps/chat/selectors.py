@@ -219,8 +219,8 @@ def _seq_of(messages: QuerySet[Message], message_id: object, field: str) -> int:
 
 def message_page(
     *,
+    actor: Actor,
     located: Located,
-    notes: bool,
     before: object = None,
     after: object = None,
     limit: int = PAGE_SIZE,
@@ -228,14 +228,14 @@ def message_page(
     """Keyset pages over (channel, seq). Without a cursor or with `before`: the newest
     messages older than the cursor, newest first. With `after` (resuming after a
     disconnect): the messages after the cursor, oldest first, so they can be appended.
-    Internal notes only with `notes` (`policy.sees_notes`); for everyone else a note does
-    not exist, not even as a cursor."""
+    Internal notes only for an actor who sees them (`policy.sees_notes`, asked here for
+    every reader); for everyone else a note does not exist, not even as a cursor."""
     if before is not None and after is not None:
         raise InvalidInput(
             "Give either before or after, not both.", fields={"before": ["Conflicts with after."]}
         )
     messages = Message.objects.filter(channel=located.channel)
-    if not notes:
+    if not policy.sees_notes(actor, located.channel):
         messages = messages.exclude(kind=MessageKind.NOTE)
     messages = messages.select_related("sender")
     if after is not None:

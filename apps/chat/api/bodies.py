@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from apps.accounts.actors import Actor
-from apps.chat import policy, selectors
+from apps.chat import selectors
 from apps.chat.api.serializers import HistoryInput, ParticipantOutput
 from apps.chat.locate import channel_located
 from apps.chat.payloads import channel_payload, message_payload
@@ -21,8 +21,7 @@ def channel_detail_body(actor: Actor, channel_id: object) -> dict[str, Any]:
         body = channel_payload(selectors.channel_read_state(located=located))
         participants = selectors.channel_participants(located=located)
         body["participants"] = ParticipantOutput(participants, many=True).data
-        notes = policy.sees_notes(actor, located.channel)
-        body["messages"] = page_body(selectors.message_page(located=located, notes=notes))
+        body["messages"] = page_body(selectors.message_page(actor=actor, located=located))
     return body
 
 
@@ -31,8 +30,8 @@ def history_body(actor: Actor, channel_id: object, query: Mapping[str, Any]) -> 
     params = validated(HistoryInput, query)
     with channel_located(actor, channel_id) as located:
         page = selectors.message_page(
+            actor=actor,
             located=located,
-            notes=policy.sees_notes(actor, located.channel),
             before=params.get("before"),
             after=params.get("after"),
             limit=params["limit"],
