@@ -7,12 +7,26 @@ times (each middleware, the view, the response), which cost about a fifth of a R
 send's CPU. Sockets stay asynchronous (apps.chat.consumers)."""
 
 import os
+from typing import Any
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
 from django.core.wsgi import get_wsgi_application
 
 django_application = get_wsgi_application()
+
+from apps.core.db import keep_connection  # noqa: E402
+
+
+def keeping_connection(environ: dict[str, Any], start_response: Any) -> Any:
+    """Django's WSGI handler, on a thread that keeps its pooled connection between
+    requests (`keep_connection`); the response's close, after this returns, then finds
+    the connection not obsolete."""
+    try:
+        return django_application(environ, start_response)
+    finally:
+        keep_connection()
+
 
 from a2wsgi import WSGIMiddleware  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
@@ -39,7 +53,7 @@ application = GracefulShutdown(
     ProtocolTypeRouter(
         {
             "http": PublishFromServingLoop(
-                WSGIMiddleware(django_application, workers=settings.HTTP_THREADS)  # type: ignore[arg-type]
+                WSGIMiddleware(keeping_connection, workers=settings.HTTP_THREADS)  # type: ignore[arg-type]
             ),
             "websocket": ConnectionAuthMiddleware(
                 URLRouter([path("ws/chat/", ChatConsumer.as_asgi())])

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
 
-from django.db.models import Count, F, FilteredRelation, Q, QuerySet, Sum
+from django.db.models import Count, F, FilteredRelation, Q, QuerySet, Subquery, Sum
 from django_tenants.utils import schema_context
 
 from apps.accounts.actors import Actor
@@ -204,17 +204,17 @@ class MessagePage:
     direction: str  # "older": newest first; "newer": oldest first
 
 
-def _seq_of(messages: QuerySet[Message], message_id: object, field: str) -> int:
+def _cursor_id(message_id: object, field: str) -> int:
     try:
-        pk = db_int(message_id)
+        return db_int(message_id)
     except ValueError:
         raise InvalidInput("Invalid cursor.", fields={field: ["Must be a message id."]}) from None
-    if pk == 0 and field == "after":
-        return 0  # after=0: from the very first message
-    seq = messages.filter(pk=pk).values_list("seq", flat=True).first()
-    if seq is None:
-        raise InvalidInput("Invalid cursor.", fields={field: ["No such message in this channel."]})
-    return seq
+
+
+def _cursor_seq(messages: QuerySet[Message], pk: int) -> Subquery:
+    """The cursor message's `seq`, read inside the page's own query (one round trip
+    however deep the page); NULL, so no rows, for a message not in `messages`."""
+    return Subquery(messages.filter(pk=pk).values("seq")[:1])
 
 
 def message_page(
@@ -237,16 +237,24 @@ def message_page(
     messages = Message.objects.filter(channel=located.channel)
     if not policy.sees_notes(actor, located.channel):
         messages = messages.exclude(kind=MessageKind.NOTE)
-    messages = messages.select_related("sender")
+    cursor: tuple[str, int] | None = None
+    page = messages.select_related("sender")
     if after is not None:
-        seq = _seq_of(messages, after, "after")
-        rows = list(messages.filter(seq__gt=seq).order_by("seq")[: limit + 1])
+        pk = _cursor_id(after, "after")
+        if pk != 0:  # after=0: from the very first message
+            cursor = ("after", pk)
+            page = page.filter(seq__gt=_cursor_seq(messages, pk))
+        rows = list(page.order_by("seq")[: limit + 1])
         direction = "newer"
     else:
         if before is not None:
-            messages = messages.filter(seq__lt=_seq_of(messages, before, "before"))
-        rows = list(messages.order_by("-seq")[: limit + 1])
+            cursor = ("before", _cursor_id(before, "before"))
+            page = page.filter(seq__lt=_cursor_seq(messages, cursor[1]))
+        rows = list(page.order_by("-seq")[: limit + 1])
         direction = "older"
+    if not rows and cursor is not None and not messages.filter(pk=cursor[1]).exists():
+        field = cursor[0]
+        raise InvalidInput("Invalid cursor.", fields={field: ["No such message in this channel."]})
     return MessagePage(messages=rows[:limit], has_more=len(rows) > limit, direction=direction)
 
 

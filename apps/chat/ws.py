@@ -10,17 +10,18 @@ read or write each other's schema.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import suppress
+from functools import partial
 from typing import Any, TypeVar
 from urllib.parse import parse_qs, urlparse
 from uuid import uuid4
 
-from asgiref.sync import sync_to_async
 from channels.db import database_sync_to_async
 from django.conf import settings
-from django.db import DEFAULT_DB_ALIAS, connections
 from django.http.request import validate_host
 from django_tenants.utils import tenant_context
 
@@ -35,7 +36,7 @@ from apps.core.closecodes import (
     CLOSE_UNAUTHENTICATED,
     CLOSE_UNKNOWN_HOST,
 )
-from apps.core.db import enter_tenant
+from apps.core.db import enter_tenant, keep_connection
 from apps.core.errors import UNAVAILABLE, database_unavailable
 from apps.core.limits import SocketLeases
 from apps.tenancy.hosts import active_tenant_for_host, host_name
@@ -45,21 +46,16 @@ T = TypeVar("T")
 logger = logging.getLogger(__name__)
 
 
-_on_db_threads: Callable[..., Any] | None = None
+_executor: ThreadPoolExecutor | None = None
 
 
-def _db_threads() -> Callable[..., Any]:
-    """`_keeping_connection` run on the socket database threads; built once, as building
-    the wrapper costs more than the hop."""
-    global _on_db_threads
-    if _on_db_threads is None:
-        executor = ThreadPoolExecutor(
+def _db_threads() -> ThreadPoolExecutor:
+    global _executor
+    if _executor is None:
+        _executor = ThreadPoolExecutor(
             max_workers=settings.WS_DB_THREADS, thread_name_prefix="socket-db"
         )
-        _on_db_threads = sync_to_async(
-            _keeping_connection, thread_sensitive=False, executor=executor
-        )
-    return _on_db_threads
+    return _executor
 
 
 class Backlog:
@@ -79,9 +75,7 @@ def _keeping_connection(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     try:
         return fn(*args, **kwargs)
     finally:
-        connection = connections[DEFAULT_DB_ALIAS]
-        connection.close_at = None  # not obsolete: this thread's own, for good
-        connection.close_if_unusable_or_obsolete()
+        keep_connection()
 
 
 async def run_db(fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
@@ -93,10 +87,28 @@ async def run_db(fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
     try:
         if settings.WS_DB_THREADS <= 0:
             return await database_sync_to_async(fn)(*args, **kwargs)
-        result: T = await _db_threads()(fn, *args, **kwargs)
-        return result
+        return await _on_db_thread(fn, *args, **kwargs)
     finally:
         Backlog.waiting -= 1
+
+
+async def _on_db_thread(fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
+    """One hand-off to a socket database thread, in a copy of the caller's context
+    variables (the request id of its log lines). Lighter than asgiref's `sync_to_async`,
+    which also maps thread-sensitive executors and copies the context back afterwards;
+    nothing set on these threads is read after the call. A cancelled caller still waits
+    for the call to finish (as `sync_to_async` does): the work is not abandoned half-way
+    from the caller's point of view, and the backlog stays counted."""
+    context = contextvars.copy_context()
+    future = asyncio.get_running_loop().run_in_executor(
+        _db_threads(), partial(context.run, _keeping_connection, fn, *args, **kwargs)
+    )
+    try:
+        return await asyncio.shield(future)
+    except asyncio.CancelledError:
+        with suppress(BaseException):
+            await asyncio.wait([future])
+        raise
 
 
 async def in_tenant(tenant: Tenant, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:

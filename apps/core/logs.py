@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import MutableMapping
+from collections.abc import Callable, MutableMapping
 from typing import Any
 
 import structlog
@@ -45,6 +45,20 @@ class DropSocketChatter(logging.Filter):
         return not (record.levelno == logging.INFO and record.msg in _SOCKET_CHATTER)
 
 
+def _skipping_socket_chatter(info: Callable[..., None]) -> Callable[..., None]:
+    """uvicorn's `info`, returning before it makes a record of the socket chatter (which
+    `DropSocketChatter` would drop, after the record's making cost the socket's handshake
+    a few percent of its CPU)."""
+
+    def info_unless_chatter(msg: object, *args: Any, **kwargs: Any) -> None:
+        if type(msg) is str and msg in _SOCKET_CHATTER:
+            return
+        info(msg, *args, **kwargs)
+
+    info_unless_chatter.skips_socket_chatter = True  # type: ignore[attr-defined]
+    return info_unless_chatter
+
+
 def install_on_server_loggers() -> None:
     for name in SERVER_LOGGERS:
         logger = logging.getLogger(name)
@@ -53,6 +67,8 @@ def install_on_server_loggers() -> None:
     server = logging.getLogger("uvicorn.error")
     if not any(isinstance(f, DropSocketChatter) for f in server.filters):
         server.addFilter(DropSocketChatter())
+    if not getattr(server.info, "skips_socket_chatter", False):
+        server.info = _skipping_socket_chatter(server.info)  # type: ignore[method-assign]
     # uvicorn's handlers give way to ours (same format, same redaction); its access log's
     # too, unless it runs with --no-access-log, which leaves that logger without handlers
     # and not propagating: it stays off. (Not in LOGGING: configuring `uvicorn` there would

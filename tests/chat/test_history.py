@@ -6,6 +6,8 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from django_tenants.utils import schema_context
 
@@ -96,3 +98,31 @@ def test_cursor_from_another_channel_is_refused(deep_channel, org, client_for):
     response = client.get(f"/api/chat/channels/{other}/messages?before={ids[5]}")
     assert response.status_code == 400
     assert "before" in response.json()["error"]["fields"]
+
+
+def test_before_the_oldest_is_an_empty_page_not_an_error(deep_channel):
+    client, cid, ids = deep_channel
+    response = client.get(f"/api/chat/channels/{cid}/messages?before={ids[0]}")
+    assert response.status_code == 200
+    assert response.json() == {"messages": [], "hasMore": False, "direction": "older"}
+
+
+def test_after_cursor_from_another_channel_is_refused(deep_channel):
+    client, cid, ids = deep_channel
+    other = support_ticket(client)["id"]
+    response = client.get(f"/api/chat/channels/{other}/messages?after={ids[5]}")
+    assert response.status_code == 400
+    assert "after" in response.json()["error"]["fields"]
+
+
+def test_a_page_deep_in_history_costs_the_queries_of_the_first(deep_channel):
+    """The cursor's position is read inside the page's query: no round trip more for a
+    page 250 messages back than for the newest."""
+    client, cid, ids = deep_channel
+    client.get(f"/api/chat/channels/{cid}/messages")  # warm: host and credential caches
+    with CaptureQueriesContext(connection) as newest:
+        client.get(f"/api/chat/channels/{cid}/messages")
+    with CaptureQueriesContext(connection) as deep:
+        page = client.get(f"/api/chat/channels/{cid}/messages?before={ids[10]}").json()
+    assert [m["id"] for m in page["messages"]] == list(reversed(ids[:10]))
+    assert len(deep.captured_queries) == len(newest.captured_queries)
