@@ -183,6 +183,7 @@ class Channel(models.Model):
 
 
 class Participant(models.Model):
+    # `id`: from the schema's shared `ID_SEQUENCE` (below).
     # Indexed by participant_channel_user and participant_user_channel_idx, which lead
     # with them.
     channel = models.ForeignKey(
@@ -215,7 +216,7 @@ class Participant(models.Model):
 
 
 class Message(models.Model):
-    id = models.BigAutoField(primary_key=True)
+    id = models.BigAutoField(primary_key=True)  # from the schema's `ID_SEQUENCE` (below)
     # Indexed by message_channel_seq, which leads with it.
     channel = models.ForeignKey(
         Channel, on_delete=models.CASCADE, related_name="messages", db_index=False
@@ -318,7 +319,7 @@ class CannedResponse(models.Model):
     """A saved answer staff insert into a ticket. A tenant's set lives in its schema; the
     platform-wide set (super admins, platform tickets) lives in the public schema."""
 
-    id = models.BigAutoField(primary_key=True)
+    id = models.BigAutoField(primary_key=True)  # from the schema's `ID_SEQUENCE` (below)
     shortcut = models.CharField(max_length=50)
     title = models.CharField(max_length=200)
     body = models.TextField()
@@ -341,9 +342,12 @@ class CannedResponse(models.Model):
 class SlaPolicy(models.Model):
     """Targets for tickets of one priority: in a tenant's schema the tenant's, in the
     public schema the platform's (for PLATFORM_SUPPORT tickets). A target left empty is
-    not tracked."""
+    not tracked. One row per priority, keyed by it."""
 
-    priority = models.CharField(max_length=10, choices=TicketPriority.choices)
+    # The key, with no `id`: its sequence and a second unique index would be two more
+    # relations in every tenant's schema (migration chat.0006 builds the key on the
+    # existing column, without the LIKE index Django adds to a text key).
+    priority = models.CharField(max_length=10, choices=TicketPriority.choices, primary_key=True)
     first_response_minutes = models.PositiveIntegerField(null=True, blank=True)
     resolution_minutes = models.PositiveIntegerField(null=True, blank=True)
     # Count only the business hours of the organisation's calendar (its time zone).
@@ -352,7 +356,12 @@ class SlaPolicy(models.Model):
     auto_escalate = models.BooleanField(default=False)
     updated_at = models.DateTimeField(auto_now=True)
 
-    class Meta:
-        # A constraint, not `unique=True`: the same rule without a second (LIKE) index
-        # in every tenant's schema.
-        constraints = [models.UniqueConstraint(fields=["priority"], name="sla_priority_unique")]
+
+# Messages, participants and canned responses take their ids from one sequence of their
+# schema (migration chat.0006), not an identity sequence each: every sequence is one more
+# relation in each tenant's schema. Django's state still says BigAutoField, and Django
+# leaves the key out of an INSERT, so the column default applies. A migration that alters
+# one of these keys must keep that default; whatever writes ids itself (an import) sets
+# the sequence above them (`apps.platform.restore`).
+ID_SEQUENCE = "chat_id_seq"
+ID_SEQUENCE_MODELS: tuple[type[models.Model], ...] = (Message, Participant, CannedResponse)

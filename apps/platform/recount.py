@@ -4,7 +4,10 @@ Tenants are recounted a batch at a time (`apps.tenancy.schemas`: as many schemas
 lock budget allows), each batch in its own short transaction that first takes SHARE locks
 on the counted tables of its schemas: writes to those tenants wait the few milliseconds
 the batch takes, so no write falls between the reading and the rewriting of its
-counters. A tenant's counters become one row (slot 0) with its counts.
+counters. A tenant's counters become one row (slot 0) with its counts. The platform totals
+follow those rows by themselves (a trigger); at the end the rows of tenants that no longer
+exist are dropped and the totals rebuilt from the rest (`counters.platform_rebuild`), which
+repairs any drift.
 
 Messages are counted as the sum of the channels' `last_seq`: every message takes the next
 sequence number of its channel and none is ever deleted (removal only marks it), so the
@@ -149,4 +152,7 @@ def recount() -> int:
     size = batch_size()
     for batch in schemas.batches(tenants, size):
         recount_batch(batch)
+    # Rows of a tenant deleted without its cascade (the table has no foreign key).
+    TenantCount.objects.exclude(tenant_id__in=Tenant.objects.values("pk")).delete()
+    counters.platform_rebuild()
     return len(tenants)

@@ -37,6 +37,8 @@ from django_tenants.utils import schema_context
 from apps.accounts.models import Membership, MembershipStatus, Role, User
 from apps.accounts.services import user_create
 from apps.chat.models import (
+    ID_SEQUENCE,
+    ID_SEQUENCE_MODELS,
     Channel,
     ChannelType,
     Message,
@@ -191,7 +193,7 @@ def _import(document: dict[str, Any], version: int, slug: str) -> Imported:
 
     with schema_context(slug):
         result.channels, result.messages = _channels(document["channels"], people, keep=True)
-        _message_ids_continue()
+        _ids_continue()
     platform = document.get("platformTickets") or []
     with schema_context(settings.PUBLIC_SCHEMA_NAME):
         taken = set(
@@ -359,11 +361,9 @@ def _last_messages(channel_ids: list[uuid.UUID]) -> None:
         )
 
 
-def _message_ids_continue() -> None:
-    """New messages in the schema take ids after the imported ones."""
-    table = Message._meta.db_table
+def _ids_continue() -> None:
+    """New messages (and participants and canned responses, which share their sequence)
+    in the schema take ids after the imported ones."""
+    highest = ", ".join(f"(SELECT max(id) FROM {m._meta.db_table})" for m in ID_SEQUENCE_MODELS)
     with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
-            f"coalesce(max(id), 0) + 1, false) FROM {table}"
-        )
+        cursor.execute(f"SELECT setval('{ID_SEQUENCE}', greatest({highest}, 0) + 1, false)")

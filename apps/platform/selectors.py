@@ -100,10 +100,10 @@ FIGURES_CACHE_KEY = "console.figures"
 
 
 def platform_figures() -> dict[str, Any]:
-    """The console's figures, shared by every request for FIGURES_CACHE_SECONDS: adding
-    up the tenants' counter rows grows with the tenants (80,000 rows at 10,000), and
-    consoles poll; each process's requests, and the processes sharing the cache, compute
-    them once per interval (0: every request)."""
+    """The console's figures, shared by every request for FIGURES_CACHE_SECONDS: consoles
+    poll, and each process's requests, and the processes sharing the cache, compute them
+    once per interval (0: every request). Computing them reads the platform totals
+    (`counters.total`), the same few rows at any number of tenants."""
     seconds = settings.FIGURES_CACHE_SECONDS
     if seconds <= 0:
         return platform_figures_now()

@@ -1,11 +1,18 @@
 """Tenant counts kept in the public schema (`TenantCount`), read without entering any
-tenant schema.
+tenant schema, and their platform totals (`PlatformCount`).
 
 Writers add deltas in their own transaction. Every delta about a channel goes to the
 channel's slot (`slot_of`), one of `SLOTS` rows per tenant, created on first use: two
 channels of one tenant share a row only one time in `SLOTS`, so a message in one channel
 does not wait for another channel's transaction to commit. Sending a message adds its
 count inside the message's own statement (`MESSAGE_CTE`, in `apps.chat.services.timeline`).
+
+The platform totals follow the tenant rows through a database trigger (migration
+`records.0005`), whoever writes them: `PLATFORM_SLOTS` rows, so `total()` reads the same
+64 rows at any number of tenants. A tenant's slot row adds to platform row
+`(tenant * SLOTS + slot) % PLATFORM_SLOTS`: a tenant's slots land on different platform
+rows, and two tenants' messages rarely wait on the same one. `platform_rebuild` (run by
+`manage.py recount`) repairs them from the tenant rows.
 """
 
 from __future__ import annotations
@@ -15,13 +22,15 @@ from dataclasses import asdict, dataclass, fields
 from uuid import UUID
 
 from django.conf import settings
-from django.db import connection
+from django.db import connection, transaction
 from django.db.models import Sum
 
-from apps.records.models import TenantCount
+from apps.records.models import PlatformCount, TenantCount
 
 SLOTS = 8
+PLATFORM_SLOTS = 64  # the trigger of migration records.0005 uses these two numbers
 TABLE = f"{settings.PUBLIC_SCHEMA_NAME}.{TenantCount._meta.db_table}"
+PLATFORM_TABLE = f"{settings.PUBLIC_SCHEMA_NAME}.{PlatformCount._meta.db_table}"
 
 
 @dataclass(frozen=True)
@@ -92,5 +101,25 @@ def per_tenant(tenant_ids: Iterable[int]) -> dict[int, Counts]:
 
 
 def total() -> Counts:
-    """Every tenant's counts added up."""
-    return _counts(TenantCount.objects.aggregate(**{f: Sum(f) for f in FIELDS}))
+    """Every tenant's counts added up: the platform rows, as many at any number of
+    tenants."""
+    return _counts(PlatformCount.objects.aggregate(**{f: Sum(f) for f in FIELDS}))
+
+
+_PLATFORM_REBUILD_SQL = (
+    f"INSERT INTO {PLATFORM_TABLE} AS p (slot, {', '.join(FIELDS)}) "
+    f"SELECT s.slot, {', '.join(f'coalesce(sum(c.{f}), 0)' for f in FIELDS)} "
+    f"FROM generate_series(0, {PLATFORM_SLOTS - 1}) s (slot) "
+    f"LEFT JOIN {TABLE} c ON s.slot = 0 GROUP BY s.slot "
+    "ON CONFLICT (slot) DO UPDATE SET " + ", ".join(f"{f} = EXCLUDED.{f}" for f in FIELDS)
+)
+
+
+def platform_rebuild() -> None:
+    """Sets the platform totals to the sum of the tenant rows (all in one row, the others
+    zero), whatever they had drifted to. The tenant rows are SHARE-locked meanwhile: their
+    writers, and so the trigger, wait the few milliseconds it takes."""
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(f"LOCK TABLE {TABLE} IN SHARE MODE")
+        cursor.execute(f"DELETE FROM {PLATFORM_TABLE} WHERE slot >= %s", [PLATFORM_SLOTS])
+        cursor.execute(_PLATFORM_REBUILD_SQL)

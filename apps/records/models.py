@@ -77,7 +77,9 @@ class TenantCount(models.Model):
 
     A tenant's counts are spread over up to `counters.SLOTS` rows (slot = its channel's
     slot), summed when read: messages in different channels of one tenant then rarely
-    wait on the same row. `manage.py recount` rebuilds the rows from the schemas."""
+    wait on the same row. `manage.py recount` rebuilds the rows from the schemas. A
+    database trigger adds every change of these rows to the platform totals
+    (`PlatformCount`)."""
 
     tenant = models.ForeignKey(
         "tenancy.Tenant", on_delete=models.CASCADE, related_name="+", db_constraint=False
@@ -93,6 +95,26 @@ class TenantCount(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["tenant", "slot"], name="tenantcount_tenant_slot")
         ]
+
+
+class PlatformCount(models.Model):
+    """Every tenant's counts added up, for the console's figures: a fixed number of rows
+    (`counters.PLATFORM_SLOTS`), summed when read, so the figures cost the same at any
+    number of tenants.
+
+    A trigger on the `TenantCount` table (migration `records.0005`) keeps them equal to
+    the sum of its rows, in the transaction of the write: it follows every writer, the
+    statements of `apps.records.counters` and the message's, a recount and a deleted
+    tenant's cascade alike. The changes of a tenant's slot row go to platform row
+    `(tenant * SLOTS + slot) % PLATFORM_SLOTS`, so messages in different tenants'
+    channels rarely wait on the same row. `manage.py recount` rebuilds them too."""
+
+    slot = models.PositiveSmallIntegerField(primary_key=True)
+    channels = models.BigIntegerField(default=0)
+    active_channels = models.BigIntegerField(default=0)
+    escalated_channels = models.BigIntegerField(default=0)
+    open_tickets = models.BigIntegerField(default=0)
+    messages = models.BigIntegerField(default=0)
 
 
 class DeskRollup(models.Model):

@@ -1,5 +1,6 @@
 """The tenant counters behind the console's figures: kept in the public schema by the
-writes that change them, equal to a recount from the schemas after any operations."""
+writes that change them, equal to a recount from the schemas after any operations; and
+the platform totals the figures read, equal to the sum of every tenant's counts."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from typing import Any
 
 import pytest
 from django.db import connection, transaction
+from django.db.models import F
 from django_tenants.utils import schema_context
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
@@ -22,8 +24,9 @@ from apps.chat.models import Channel, Message
 from apps.core.exceptions import ApplicationError
 from apps.platform import services as console
 from apps.platform.recount import counted, recount
+from apps.platform.selectors import platform_figures_now
 from apps.records import counters
-from apps.records.models import TenantCount
+from apps.records.models import PlatformCount, TenantCount
 from apps.tenancy.models import Tenant
 from apps.tenancy.services import tenant_provision
 from tests.conftest import Org
@@ -34,6 +37,12 @@ _slugs = itertools.count(1)
 def _counts_of(*tenants: Tenant) -> dict[str, counters.Counts]:
     found = counters.per_tenant(t.pk for t in tenants)
     return {t.schema_name: found.get(t.pk, counters.ZERO) for t in tenants}
+
+
+def _sum_of_tenants() -> counters.Counts:
+    """Every tenant's counts added up, read from the tenants' own rows."""
+    every = counters.per_tenant(Tenant.objects.values_list("pk", flat=True))
+    return sum(every.values(), counters.ZERO)
 
 
 def test_writes_move_the_counters_in_their_transaction(org: Org, other_org: Org) -> None:
@@ -53,6 +62,32 @@ def test_writes_move_the_counters_in_their_transaction(org: Org, other_org: Org)
     with schema_context("acme"):  # the message and the escalation's SYSTEM entry
         assert moved.messages == Message.objects.filter(channel_id=ticket.pk).count() == 2
     assert after["globex"] == before["globex"]  # the other tenant's counters did not move
+
+
+def test_two_tenants_writes_both_reach_the_totals_and_only_their_own_counts(
+    org: Org, other_org: Org
+) -> None:
+    acme_player = actor_for(user=org.player, tenant=org.tenant)
+    globex_admin = actor_for(user=other_org.admin, tenant=other_org.tenant)
+    assert acme_player and globex_admin
+    before, total_before = _counts_of(org.tenant, other_org.tenant), counters.total()
+
+    ticket = services.channel_create(actor=acme_player, type="SUPPORT", subject="Help")
+    services.message_send(actor=acme_player, channel_id=ticket.pk, content="Hello")
+    acme_moved = _counts_of(org.tenant, other_org.tenant)
+    team = services.channel_create(actor=globex_admin, type="TEAM")
+    for text in ("one", "two", "three"):
+        services.message_send(actor=globex_admin, channel_id=team.pk, content=text)
+    after = _counts_of(org.tenant, other_org.tenant)
+
+    assert acme_moved["globex"] == before["globex"]  # acme's writes left globex alone
+    assert after["acme"] == acme_moved["acme"]  # and globex's left acme alone
+    acme = after["acme"] - before["acme"]
+    globex = after["globex"] - before["globex"]
+    assert (acme.channels, acme.open_tickets, acme.messages) == (1, 1, 1)
+    assert (globex.channels, globex.open_tickets, globex.messages) == (1, 0, 3)
+    assert counters.total() - total_before == acme + globex
+    assert counters.total() == _sum_of_tenants()
 
 
 def test_a_failed_write_leaves_the_counters_as_they_were(org: Org) -> None:
@@ -90,17 +125,86 @@ def test_recount_repairs_counters_that_drifted(org: Org) -> None:
 
     assert _counts_of(org.tenant)["acme"] == true_counts
     assert TenantCount.objects.filter(tenant=org.tenant).count() == 1
+    assert counters.total() == _sum_of_tenants()
 
 
-def test_deleting_a_tenant_deletes_its_counters(super_admin: User) -> None:
+def test_recount_repairs_platform_totals_that_drifted(org: Org) -> None:
+    player = actor_for(user=org.player, tenant=org.tenant)
+    assert player
+    ticket = services.channel_create(actor=player, type="SUPPORT", subject="Help")
+    services.message_send(actor=player, channel_id=ticket.pk, content="Hello")
+    shown = platform_figures_now()
+    # Totals changed behind the trigger's back: a row off, a row missing, a stray row.
+    PlatformCount.objects.filter(slot=3).update(channels=F("channels") + 50, messages=-7)
+    PlatformCount.objects.filter(slot=5).delete()
+    PlatformCount.objects.create(slot=counters.PLATFORM_SLOTS + 1, open_tickets=9)
+    # And counts of a tenant deleted without its cascade (the trigger counts them in).
+    gone = (Tenant.objects.order_by("-pk").values_list("pk", flat=True).first() or 0) + 1000
+    TenantCount.objects.create(tenant_id=gone, slot=0, channels=4, messages=40)
+    assert platform_figures_now() != shown
+
+    recount()
+
+    assert platform_figures_now() == shown
+    assert counters.total() == _sum_of_tenants()
+    assert sorted(PlatformCount.objects.values_list("slot", flat=True)) == list(
+        range(counters.PLATFORM_SLOTS)
+    )
+    # The trigger keeps following the repaired rows.
+    services.message_send(actor=player, channel_id=ticket.pk, content="Again")
+    assert platform_figures_now()["messages"] == shown["messages"] + 1
+
+
+def test_the_totals_follow_every_statement_on_the_tenant_rows(org: Org, other_org: Org) -> None:
+    """Whatever writes the tenant rows (the counters' upserts, the message's statement, a
+    recount's delete and insert, a cascade, a hand-written statement), the trigger adds
+    the change to the totals in its transaction."""
+    acme, globex = org.tenant.pk, other_org.tenant.pk
+    table = counters.TABLE
+    with connection.cursor() as cursor:
+        cursor.execute(f"DELETE FROM {table} WHERE tenant_id IN (%s, %s)", [acme, globex])
+        cursor.execute(
+            f"INSERT INTO {table} (tenant_id, slot, channels, active_channels, "
+            "escalated_channels, open_tickets, messages) VALUES "
+            "(%s, 1, 3, 2, 1, 1, 40), (%s, 2, 5, 0, 0, 0, 7), (%s, 3, 0, 0, 0, 0, 0)",
+            [acme, acme, globex],
+        )
+        assert counters.total() == _sum_of_tenants()
+        cursor.execute(f"UPDATE {table} SET messages = messages + 1 WHERE tenant_id = %s", [acme])
+        # A row moved to another tenant and slot leaves the first and counts for the other.
+        cursor.execute(
+            f"UPDATE {table} SET tenant_id = %s, slot = 7 WHERE tenant_id = %s AND slot = 2",
+            [globex, acme],
+        )
+        cursor.execute(f"UPDATE {table} SET channels = channels WHERE tenant_id = %s", [acme])
+    assert _counts_of(org.tenant, other_org.tenant) == {
+        "acme": counters.Counts(3, 2, 1, 1, 41),
+        "globex": counters.Counts(channels=5, messages=8),
+    }
+    assert counters.total() == _sum_of_tenants()
+
+
+def test_deleting_a_tenant_takes_its_counts_out_of_the_figures(super_admin: User) -> None:
+    before = platform_figures_now()
     made = tenant_provision(slug="countgone", name="Gone", admin_email="gone@example.test")
     assert made.admin
     admin = actor_for(user=made.admin, tenant=made.tenant)
     assert admin
-    services.channel_create(actor=admin, type="TEAM")
+    for _ in range(3):  # channels in several slots
+        team = services.channel_create(actor=admin, type="TEAM")
+        services.message_send(actor=admin, channel_id=team.pk, content="hi")
     assert TenantCount.objects.filter(tenant=made.tenant).exists()
+    counted_in = platform_figures_now()
+    assert (counted_in["channels"], counted_in["messages"]) == (
+        before["channels"] + 3,
+        before["messages"] + 3,
+    )
+
     console.tenant_delete(actor=_console(super_admin), slug="countgone", confirm="countgone")
+
     assert not TenantCount.objects.filter(tenant_id=made.tenant.pk).exists()
+    assert platform_figures_now() == before
+    assert counters.total() == _sum_of_tenants()
 
 
 def _console(user: User) -> Actor:
@@ -267,7 +371,10 @@ def _run_and_check(super_admin: User, orgs: list[Org], ops: list[tuple[str, int,
     connection.set_schema_to_public()
     tenants = list(Tenant.objects.exclude(schema_name="public"))
     kept = _counts_of(*tenants)
+    totals = counters.total()
+    assert totals == sum(kept.values(), counters.ZERO)
 
     recount()
 
     assert _counts_of(*tenants) == kept
+    assert counters.total() == totals
