@@ -14,7 +14,8 @@
 - recount: `manage.py recount` over every tenant schema;
 - console_figures (every tenant's counters filled to all slots, the worst case): cold
   (a new connection per request, so a cold catalog cache), warm, and 10 threads at
-  once, each on its own connection; errors counted;
+  once, each on its own connection opened beforehand (as a server's threads keep theirs);
+  errors counted;
 - console_tenant_page: a page of 50 tenants with their counts;
 - footprint: the database's size, pg_class rows, and per tenant: relations by kind and
   bytes (its tables with their indexes and TOAST, and its sequences; and with its share of
@@ -107,9 +108,14 @@ def concurrent(fn: Callable[[], Any], threads: int = 10, each: int = 5) -> dict[
 
     times: list[float] = []
     errors: list[str] = []
+    start = threading.Barrier(threads)
 
     def worker() -> None:
         try:
+            # Connected first, as a server's threads are (each keeps its pooled
+            # connection), then all at once.
+            connection.ensure_connection()
+            start.wait()
             for _ in range(each):
                 started = time.perf_counter()
                 try:
