@@ -482,7 +482,9 @@ class ChatConsumer(AsyncWebsocketConsumer):
         what it admits at full speed instead of falling behind on everything."""
         if Backlog.full():
             raise RetryLater(
-                "The server is busy; retry shortly.", code="server_busy", retry_after=1
+                "The server is busy; retry shortly.",
+                code="server_busy",
+                retry_after=Backlog.retry_after(),
             )
         return await in_tenant(self.actor.tenant, fn, *args, **kwargs)
 

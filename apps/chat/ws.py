@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import logging
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import suppress
@@ -59,23 +60,40 @@ def _db_threads() -> ThreadPoolExecutor:
 
 
 class Backlog:
-    """Socket database calls waiting or running in this process."""
+    """Socket database calls waiting or running in this process, and how long one takes
+    on its thread (a moving average), from which a refused frame learns when the backlog
+    will have drained."""
 
     waiting = 0
+    seconds_per_call = 0.001
 
     @classmethod
     def full(cls) -> bool:
         return cls.waiting >= settings.WS_DB_BACKLOG
+
+    @classmethod
+    def took(cls, seconds: float) -> None:
+        cls.seconds_per_call += (seconds - cls.seconds_per_call) * 0.05
+
+    @classmethod
+    def retry_after(cls) -> float:
+        """Seconds until the calls waiting now are done, between 0.1 and 2: clients come
+        back when there is room, not all at once a fixed second later."""
+        threads = max(settings.WS_DB_THREADS, 1)
+        drained = cls.waiting * cls.seconds_per_call / threads
+        return round(min(max(drained, 0.1), 2.0), 2)
 
 
 def _keeping_connection(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     """Runs `fn` on a socket database thread, which keeps its pooled connection between
     calls (no pool round trip and no search-path reset per call) unless the connection
     broke."""
+    started = time.perf_counter()
     try:
         return fn(*args, **kwargs)
     finally:
         keep_connection()
+        Backlog.took(time.perf_counter() - started)
 
 
 async def run_db(fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
