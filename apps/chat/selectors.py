@@ -8,12 +8,12 @@ from datetime import datetime
 from uuid import UUID
 
 from django.db.models import Count, F, FilteredRelation, Q, QuerySet, Subquery, Sum
-from django_tenants.utils import schema_context
 
 from apps.accounts.actors import Actor
 from apps.chat import policy
 from apps.chat.locate import PUBLIC, Located, visible_scopes
 from apps.chat.models import CannedResponse, Channel, Message, MessageKind, Participant
+from apps.core.db import on_schema
 from apps.core.exceptions import InvalidInput, NotFound
 from apps.core.fields import db_int
 
@@ -129,7 +129,7 @@ def channel_list(
     keyset = _keyset(after, sort)
     channels: list[Channel] = []
     for schema, allowed in visible_scopes(actor):
-        with schema_context(schema):
+        with on_schema(schema):
             mine = FilteredRelation("participants", condition=Q(participants__user=actor.user))
             # The page first, from the channel rows alone; then what each of its channels
             # shows, for those few only (one wide join over every channel of a busy user
@@ -171,7 +171,7 @@ def unread_total(*, actor: Actor) -> dict[str, int]:
     channels have any."""
     total = channels = 0
     for schema, allowed in visible_scopes(actor):
-        with schema_context(schema):
+        with on_schema(schema):
             rows = Participant.objects.filter(
                 user=actor.user, channel__in=Channel.objects.filter(allowed).values("pk")
             ).annotate(unread=F("channel__last_public_seq") - F("last_read_public_seq"))
@@ -265,7 +265,7 @@ def canned_responses(*, actor: Actor, prefix: str | None = None) -> list[CannedR
     """The host's canned responses by shortcut; `prefix`: those whose shortcut starts so."""
     policy.can_read_canned(actor).enforce()
     schema = PUBLIC if actor.tenant.is_public else actor.tenant.schema_name
-    with schema_context(schema):
+    with on_schema(schema):
         rows = CannedResponse.objects.order_by("shortcut")
         if prefix:
             rows = rows.filter(shortcut__startswith=prefix.lower())
@@ -275,7 +275,7 @@ def canned_responses(*, actor: Actor, prefix: str | None = None) -> list[CannedR
 def canned_response(*, actor: Actor, response_id: object) -> CannedResponse:
     policy.can_read_canned(actor).enforce()
     schema = PUBLIC if actor.tenant.is_public else actor.tenant.schema_name
-    with schema_context(schema):
+    with on_schema(schema):
         try:
             return CannedResponse.objects.get(pk=db_int(response_id))
         except (ValueError, CannedResponse.DoesNotExist):
