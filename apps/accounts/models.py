@@ -4,6 +4,7 @@ from typing import Any
 
 from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
 from django.db import models
+from django.db.models.functions import Upper
 
 
 class UserManager(BaseUserManager["User"]):
@@ -40,6 +41,12 @@ class User(AbstractBaseUser):
     USERNAME_FIELD = "email"
     EMAIL_FIELD = "email"
     REQUIRED_FIELDS = ["display_name"]
+
+    class Meta:
+        # Sign-in, invitations and provisioning find people by email whatever its case
+        # (`email__iexact`, UPPER(email)): without this index each of them reads every
+        # account.
+        indexes = [models.Index(Upper("email"), name="user_email_upper_idx")]
 
     def __str__(self) -> str:
         return self.email
