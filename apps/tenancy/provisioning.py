@@ -122,10 +122,40 @@ def migrate_recorded(schema: str) -> str:
     _create_schema(schema)
     with connection.execute_wrapper(recorder):
         _run_migrations(schema)
-    script = SEPARATOR.join(recorder.statements)
+    script = SEPARATOR.join(_without_undone_constraints(recorder.statements))
     if schema in script:
         raise TemplateUnusable("A migration names its schema explicitly.")
     return script
+
+
+_ADD_CONSTRAINT = re.compile(
+    r'^\s*ALTER TABLE (?P<table>"[^"]+") ADD CONSTRAINT (?P<name>"[^"]+") ', re.IGNORECASE
+)
+_DROP_CONSTRAINT = re.compile(
+    r'^\s*(?:SET CONSTRAINTS "[^"]+" IMMEDIATE;\s*)?'
+    r'ALTER TABLE (?P<table>"[^"]+") DROP CONSTRAINT (?P<name>"[^"]+")\s*$',
+    re.IGNORECASE,
+)
+
+
+def _without_undone_constraints(statements: list[str]) -> list[str]:
+    """The recording less each constraint a later migration drops again, and its drop,
+    when nothing in between names it. Foreign keys to public tables (users, tenants),
+    added by the first migrations and dropped by later ones, would otherwise make every
+    provisioning create and then remove triggers on those shared tables: an exclusive
+    lock on the accounts and tenants tables, which every request reads, until the new
+    tenant commits. (The replayed schema is still compared with the migrated one.)"""
+    added: dict[tuple[str, str], int] = {}
+    undone: set[int] = set()
+    for i, statement in enumerate(statements):
+        if match := _ADD_CONSTRAINT.match(statement):
+            added[match["table"], match["name"]] = i
+        elif (match := _DROP_CONSTRAINT.match(statement)) and (
+            start := added.pop((match["table"], match["name"]), None)
+        ) is not None:
+            if not any(match["name"] in between for between in statements[start + 1 : i]):
+                undone |= {start, i}
+    return [statement for i, statement in enumerate(statements) if i not in undone]
 
 
 # --- replaying ---------------------------------------------------------------------------

@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
 from django.conf import settings
 from django.core.management import CommandError, call_command
@@ -57,6 +58,28 @@ def test_fingerprint_notices_a_difference() -> None:
     with connection.cursor() as cursor:
         cursor.execute("CREATE INDEX extra_idx ON fptwo.chat_message (created_at)")
     assert schema_fingerprint("fpone") != schema_fingerprint("fptwo")
+
+
+def test_provisioning_does_not_lock_out_readers_of_the_shared_tables() -> None:
+    """Every request reads the accounts and tenants tables. Provisioning a tenant takes no
+    lock that a reader holds up, nor one that would hold up readers until the new tenant
+    commits (as creating and dropping the early migrations' foreign keys to those tables
+    did: an exclusive lock on both)."""
+    with psycopg.connect(database_url()) as reader:
+        # A request in the middle of its transaction: it holds its read locks till the end.
+        reader.execute(f"SELECT count(*) FROM {User._meta.db_table}")
+        reader.execute(f"SELECT count(*) FROM {Tenant._meta.db_table}")
+        with connection.cursor() as cursor:
+            cursor.execute("SET lock_timeout = '3s'")
+        try:
+            made = tenant_provision(slug="nolocks", name="No locks")
+        finally:
+            with connection.cursor() as cursor:
+                cursor.execute("RESET lock_timeout")
+        reader.rollback()
+    assert schema_exists(made.tenant.schema_name)
+    script = SchemaTemplate.objects.get(state=migration_state()).script
+    assert "REFERENCES \"accounts_" not in script and "REFERENCES \"tenancy_" not in script
 
 
 def test_provision_creates_domain_schema_and_first_admin(acme: Tenant) -> None:
