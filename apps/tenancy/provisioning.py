@@ -150,10 +150,12 @@ def _without_undone_constraints(statements: list[str]) -> list[str]:
     for i, statement in enumerate(statements):
         if match := _ADD_CONSTRAINT.match(statement):
             added[match["table"], match["name"]] = i
-        elif (match := _DROP_CONSTRAINT.match(statement)) and (
-            start := added.pop((match["table"], match["name"]), None)
-        ) is not None:
-            if not any(match["name"] in between for between in statements[start + 1 : i]):
+            continue
+        match = _DROP_CONSTRAINT.match(statement)
+        start = added.pop((match["table"], match["name"]), None) if match else None
+        if match and start is not None:
+            between = statements[start + 1 : i]
+            if not any(match["name"] in other for other in between):
                 undone |= {start, i}
     return [statement for i, statement in enumerate(statements) if i not in undone]
 

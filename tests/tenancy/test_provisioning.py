@@ -79,7 +79,7 @@ def test_provisioning_does_not_lock_out_readers_of_the_shared_tables() -> None:
         reader.rollback()
     assert schema_exists(made.tenant.schema_name)
     script = SchemaTemplate.objects.get(state=migration_state()).script
-    assert "REFERENCES \"accounts_" not in script and "REFERENCES \"tenancy_" not in script
+    assert 'REFERENCES "accounts_' not in script and 'REFERENCES "tenancy_' not in script
 
 
 def test_provision_creates_domain_schema_and_first_admin(acme: Tenant) -> None:
