@@ -116,16 +116,24 @@ def _run_migrations(schema: str) -> None:
         tenant_connection().set_schema_to_public()
 
 
-def migrate_recorded(schema: str) -> str:
-    """Creates `schema` by running the migrations; returns the script that recreates it."""
+def migrate_recorded(schema: str) -> list[str]:
+    """Creates `schema` by running the migrations; returns the statements they ran that
+    changed something, in order: replayed, they recreate it."""
     recorder = _Recorder()
     _create_schema(schema)
     with connection.execute_wrapper(recorder):
         _run_migrations(schema)
-    script = SEPARATOR.join(_without_undone_constraints(recorder.statements))
-    if schema in script:
+    if any(schema in statement for statement in recorder.statements):
         raise TemplateUnusable("A migration names its schema explicitly.")
-    return script
+    return recorder.statements
+
+
+def condensed(statements: list[str]) -> list[str]:
+    """The same schema in fewer, cheaper steps: constraints a later migration drops left
+    out with their drops, and columns added to a table the script creates written into
+    its `CREATE TABLE`. Only a candidate: the build keeps it if the schema it makes
+    equals the migrated one."""
+    return _with_columns_in_create(_without_undone_constraints(statements))
 
 
 _ADD_CONSTRAINT = re.compile(
@@ -158,6 +166,42 @@ def _without_undone_constraints(statements: list[str]) -> list[str]:
             if not any(match["name"] in other for other in between):
                 undone |= {start, i}
     return [statement for i, statement in enumerate(statements) if i not in undone]
+
+
+_CREATE_TABLE = re.compile(r'^\s*CREATE TABLE (?P<table>"[^"]+") \(', re.IGNORECASE)
+_ADD_COLUMN = re.compile(
+    r'^\s*ALTER TABLE (?P<table>"[^"]+") ADD COLUMN (?P<column>.+?)\s*$',
+    re.IGNORECASE | re.DOTALL,
+)
+
+
+def _with_columns_in_create(statements: list[str]) -> list[str]:
+    """Each `ADD COLUMN` to a table created earlier in the script moved into that table's
+    `CREATE TABLE`, in order, up to the table's first column that refers to another
+    table (which may not exist yet there): the columns get the numbers they would have
+    had. Adding a NOT NULL or defaulted column to an existing
+    table makes PostgreSQL look through the catalogs for uses of the table's row type,
+    which costs more the more tenants the database holds (about 12 ms each at 4,000
+    tenants, ten such columns per tenant)."""
+    created: dict[str, int] = {}
+    out = list(statements)
+    moved: set[int] = set()
+    for i, statement in enumerate(statements):
+        if match := _CREATE_TABLE.match(statement):
+            if statement.rstrip().endswith(")"):
+                created[match["table"]] = i
+            continue
+        match = _ADD_COLUMN.match(statement)
+        if not match or match["table"] not in created:
+            continue
+        if "REFERENCES" in match["column"]:
+            # Stays where it is, and so do the table's later columns (their numbers).
+            del created[match["table"]]
+            continue
+        at = created[match["table"]]
+        out[at] = f"{out[at].rstrip()[:-1]}, {match['column']})"
+        moved.add(i)
+    return [statement for i, statement in enumerate(out) if i not in moved]
 
 
 # --- replaying ---------------------------------------------------------------------------
@@ -250,9 +294,17 @@ def _template_build(state: str) -> SchemaTemplate:
     script, usable, problem = "", False, ""
     try:
         with transaction.atomic():
-            script = migrate_recorded(migrated)
-            replay(replayed, script)
-            usable = schema_fingerprint(migrated) == schema_fingerprint(replayed)
+            statements = migrate_recorded(migrated)
+            migrated_fingerprint = schema_fingerprint(migrated)
+            # The condensed script if it makes the same schema, else the recording as is.
+            for candidate in (condensed(statements), statements):
+                script = SEPARATOR.join(candidate)
+                with transaction.atomic():
+                    replay(replayed, script)
+                    usable = schema_fingerprint(replayed) == migrated_fingerprint
+                    transaction.set_rollback(True)
+                if usable:
+                    break
             if not usable:
                 problem = "the replayed schema differs from the migrated one"
             transaction.set_rollback(True)  # neither scratch schema is kept

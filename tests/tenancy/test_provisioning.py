@@ -82,6 +82,39 @@ def test_provisioning_does_not_lock_out_readers_of_the_shared_tables() -> None:
     assert 'REFERENCES "accounts_' not in script and 'REFERENCES "tenancy_' not in script
 
 
+def test_the_template_writes_the_schema_in_its_final_form() -> None:
+    recorded = [
+        'CREATE TABLE "a" ("id" bigint NOT NULL PRIMARY KEY)',
+        'CREATE TABLE "b" ("id" bigint NOT NULL PRIMARY KEY)',
+        'ALTER TABLE "a" ADD CONSTRAINT "a_user_fk" FOREIGN KEY ("id") REFERENCES "accounts_user"',
+        'ALTER TABLE "a" ADD COLUMN "n" integer DEFAULT 0 NOT NULL CHECK ("n" >= 0)',
+        'ALTER TABLE "a" ALTER COLUMN "n" DROP DEFAULT',
+        'SET CONSTRAINTS "a_user_fk" IMMEDIATE; ALTER TABLE "a" DROP CONSTRAINT "a_user_fk"',
+        'ALTER TABLE "b" ADD COLUMN "a_id" bigint NULL CONSTRAINT "b_a_fk" REFERENCES "a" ("id")',
+        'ALTER TABLE "b" ADD COLUMN "m" integer DEFAULT 0 NOT NULL',
+    ]
+    assert provisioning.condensed(recorded) == [
+        'CREATE TABLE "a" ("id" bigint NOT NULL PRIMARY KEY, '
+        '"n" integer DEFAULT 0 NOT NULL CHECK ("n" >= 0))',
+        'CREATE TABLE "b" ("id" bigint NOT NULL PRIMARY KEY)',
+        'ALTER TABLE "a" ALTER COLUMN "n" DROP DEFAULT',
+        # A column referring to another table stays, and so do the table's later ones.
+        'ALTER TABLE "b" ADD COLUMN "a_id" bigint NULL CONSTRAINT "b_a_fk" REFERENCES "a" ("id")',
+        'ALTER TABLE "b" ADD COLUMN "m" integer DEFAULT 0 NOT NULL',
+    ]
+
+
+def test_a_condensed_script_that_differs_gives_way_to_the_recording(
+    monkeypatch: pytest.MonkeyPatch, acme: Tenant
+) -> None:
+    monkeypatch.setattr(provisioning, "migration_state", lambda: "2" * 64)
+    monkeypatch.setattr(provisioning, "condensed", lambda statements: statements[:-3])
+    template = provisioning.template_ensure()
+    assert template.usable and 'REFERENCES "accounts_user"' in template.script
+    tenant_provision(slug="asrecorded", name="As recorded")
+    assert schema_fingerprint("asrecorded") == schema_fingerprint(acme.schema_name)
+
+
 def test_provision_creates_domain_schema_and_first_admin(acme: Tenant) -> None:
     result = tenant_provision(slug="initech", name="Initech", admin_email="Boss@Initech.test")
 
@@ -161,7 +194,7 @@ def test_a_failed_template_build_is_stored_unusable_and_retried(
 ) -> None:
     from django.db import DatabaseError
 
-    def broken(schema: str) -> str:
+    def broken(schema: str) -> list[str]:
         raise DatabaseError("syntax error at or near")
 
     monkeypatch.setattr(provisioning, "migration_state", lambda: "1" * 64)
