@@ -7,7 +7,7 @@ the batch takes, so no write falls between the reading and the rewriting of its
 counters. A tenant's counters become one row (slot 0) with its counts. The platform totals
 follow those rows by themselves (a trigger); at the end the rows of tenants that no longer
 exist are dropped and the totals rebuilt from the rest (`counters.platform_rebuild`), which
-repairs any drift.
+repairs any drift; so is the tally of tenants by status (`counters.tenant_tally_rebuild`).
 
 Messages are counted as the sum of the channels' `last_seq`: every message takes the next
 sequence number of its channel and none is ever deleted (removal only marks it), so the
@@ -155,4 +155,5 @@ def recount() -> int:
     # Rows of a tenant deleted without its cascade (the table has no foreign key).
     TenantCount.objects.exclude(tenant_id__in=Tenant.objects.values("pk")).delete()
     counters.platform_rebuild()
+    counters.tenant_tally_rebuild()
     return len(tenants)

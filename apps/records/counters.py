@@ -25,12 +25,14 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Sum
 
-from apps.records.models import PlatformCount, TenantCount
+from apps.records.models import PlatformCount, TenantCount, TenantTally
+from apps.tenancy.models import Tenant
 
 SLOTS = 8
 PLATFORM_SLOTS = 64  # the trigger of migration records.0005 uses these two numbers
 TABLE = f"{settings.PUBLIC_SCHEMA_NAME}.{TenantCount._meta.db_table}"
 PLATFORM_TABLE = f"{settings.PUBLIC_SCHEMA_NAME}.{PlatformCount._meta.db_table}"
+TALLY_TABLE = f"{settings.PUBLIC_SCHEMA_NAME}.{TenantTally._meta.db_table}"
 
 
 @dataclass(frozen=True)
@@ -123,3 +125,22 @@ def platform_rebuild() -> None:
         cursor.execute(f"LOCK TABLE {TABLE} IN SHARE MODE")
         cursor.execute(f"DELETE FROM {PLATFORM_TABLE} WHERE slot >= %s", [PLATFORM_SLOTS])
         cursor.execute(_PLATFORM_REBUILD_SQL)
+
+
+def tenant_tally() -> dict[str, int]:
+    """How many tenants there are in each status (statuses with none left out)."""
+    return {row.status: row.tenants for row in TenantTally.objects.filter(tenants__gt=0)}
+
+
+def tenant_tally_rebuild() -> None:
+    """Sets the tally to a count of the tenants table (the public tenant left out),
+    whatever it had drifted to; the tenants table is SHARE-locked meanwhile."""
+    tenants = f"{settings.PUBLIC_SCHEMA_NAME}.{Tenant._meta.db_table}"
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(f"LOCK TABLE {tenants} IN SHARE MODE")
+        cursor.execute(f"DELETE FROM {TALLY_TABLE}")
+        cursor.execute(
+            f"INSERT INTO {TALLY_TABLE} (status, tenants) SELECT status, count(*) "
+            f"FROM {tenants} WHERE schema_name <> %s GROUP BY status",
+            [settings.PUBLIC_SCHEMA_NAME],
+        )

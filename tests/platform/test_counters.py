@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 from django.db import connection, transaction
-from django.db.models import F
+from django.db.models import Count, F
 from django_tenants.utils import schema_context
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
@@ -26,7 +26,7 @@ from apps.platform import services as console
 from apps.platform.recount import counted, recount
 from apps.platform.selectors import platform_figures_now
 from apps.records import counters
-from apps.records.models import PlatformCount, TenantCount
+from apps.records.models import PlatformCount, TenantCount, TenantTally
 from apps.tenancy.models import Tenant
 from apps.tenancy.services import tenant_provision
 from tests.conftest import Org
@@ -37,6 +37,32 @@ _slugs = itertools.count(1)
 def _counts_of(*tenants: Tenant) -> dict[str, counters.Counts]:
     found = counters.per_tenant(t.pk for t in tenants)
     return {t.schema_name: found.get(t.pk, counters.ZERO) for t in tenants}
+
+
+def _tenants_by_status() -> dict[str, int]:
+    """The tenants counted by status, from the tenants table itself."""
+    tenants = Tenant.objects.exclude(schema_name="public").values("status")
+    return {row["status"]: row["n"] for row in tenants.annotate(n=Count("id"))}
+
+
+def test_the_tenant_tally_follows_provisioning_suspension_and_deletion(super_admin: User) -> None:
+    console_actor = _console(super_admin)
+    made = tenant_provision(slug="tallied", name="Tallied")
+    assert counters.tenant_tally() == _tenants_by_status()
+    console.tenant_suspend(actor=console_actor, slug="tallied", reason="unpaid")
+    assert counters.tenant_tally() == _tenants_by_status()
+    assert counters.tenant_tally()["SUSPENDED"] >= 1
+    console.tenant_delete(actor=console_actor, slug="tallied", confirm="tallied")
+    assert counters.tenant_tally() == _tenants_by_status()
+    assert not Tenant.objects.filter(pk=made.tenant.pk).exists()
+
+
+def test_recount_repairs_a_tenant_tally_that_drifted(org: Org) -> None:
+    TenantTally.objects.update(tenants=999)
+    TenantTally.objects.create(status="GONE", tenants=3)
+    assert counters.tenant_tally() != _tenants_by_status()
+    recount()
+    assert counters.tenant_tally() == _tenants_by_status()
 
 
 def _sum_of_tenants() -> counters.Counts:
@@ -282,6 +308,12 @@ def _apply(world: World, op: str, a: int, b: int) -> None:
             actor=_console(world.super_admin), slug=tenant.schema_name, confirm=tenant.schema_name
         )
         world.tenants.remove(tenant)
+    elif op == "suspend":
+        console.tenant_suspend(
+            actor=_console(world.super_admin), slug=tenant.schema_name, reason="r"
+        )
+    elif op == "reactivate":
+        console.tenant_reactivate(actor=_console(world.super_admin), slug=tenant.schema_name)
     elif op == "support":
         services.channel_create(actor=world.actor(tenant, "player"), type="SUPPORT", subject="s")
     elif op == "team":
@@ -294,6 +326,8 @@ def _apply(world: World, op: str, a: int, b: int) -> None:
 OPS = [
     "provision",
     "delete",
+    "suspend",
+    "reactivate",
     "support",
     "support",
     "team",
@@ -373,8 +407,10 @@ def _run_and_check(super_admin: User, orgs: list[Org], ops: list[tuple[str, int,
     kept = _counts_of(*tenants)
     totals = counters.total()
     assert totals == sum(kept.values(), counters.ZERO)
+    assert counters.tenant_tally() == _tenants_by_status()
 
     recount()
 
     assert _counts_of(*tenants) == kept
     assert counters.total() == totals
+    assert counters.tenant_tally() == _tenants_by_status()
