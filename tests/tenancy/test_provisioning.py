@@ -96,11 +96,11 @@ def test_the_template_writes_the_schema_in_its_final_form() -> None:
     assert provisioning.condensed(recorded) == [
         'CREATE TABLE "a" ("id" bigint NOT NULL PRIMARY KEY, '
         '"n" integer DEFAULT 0 NOT NULL CHECK ("n" >= 0))',
-        'CREATE TABLE "b" ("id" bigint NOT NULL PRIMARY KEY)',
+        'CREATE TABLE "b" ("id" bigint NOT NULL PRIMARY KEY, "a_id" bigint NULL, '
+        '"m" integer DEFAULT 0 NOT NULL)',
         'ALTER TABLE "a" ALTER COLUMN "n" DROP DEFAULT',
-        # A column referring to another table stays, and so do the table's later ones.
-        'ALTER TABLE "b" ADD COLUMN "a_id" bigint NULL CONSTRAINT "b_a_fk" REFERENCES "a" ("id")',
-        'ALTER TABLE "b" ADD COLUMN "m" integer DEFAULT 0 NOT NULL',
+        # A column's foreign key stays where the column was added, under its own name.
+        'ALTER TABLE "b" ADD CONSTRAINT "b_a_fk" FOREIGN KEY ("a_id") REFERENCES "a" ("id")',
     ]
 
 
