@@ -6,6 +6,7 @@ ASGI handler crossed between the event loop and a new thread per request about e
 times (each middleware, the view, the response), which cost about a fifth of a REST
 send's CPU. Sockets stay asynchronous (apps.chat.consumers)."""
 
+import gc
 import os
 from typing import Any
 
@@ -48,6 +49,11 @@ if settings.METRICS_PORT:
     from apps.core.metrics import serve
 
     serve(port=settings.METRICS_PORT, bind=settings.METRICS_BIND, ports=settings.METRICS_PORTS)
+
+# Everything loaded so far lives as long as the process: out of the collector's sight.
+# Fewer, larger young collections then keep full ones rare (settings.GC_THRESHOLDS).
+gc.freeze()
+gc.set_threshold(*settings.GC_THRESHOLDS)
 
 application = GracefulShutdown(
     ProtocolTypeRouter(

@@ -270,6 +270,10 @@ if SERVING and 0 < DB_POOL_MAX_SIZE < HTTP_THREADS + WS_DB_THREADS:
 # Socket frames needing the database that may wait in a process before new ones are
 # refused with `server_busy`.
 WS_DB_BACKLOG = int(os.environ.get("WS_DB_BACKLOG", "200"))
+# A server process's garbage collector (config/asgi.py): what was loaded at start is frozen
+# out of its collections, and these thresholds (generations 0, 1, 2) make a full
+# collection, which stopped every socket of the process for 80-150 ms, a rare event.
+GC_THRESHOLDS = tuple(int(n) for n in os.environ.get("GC_THRESHOLDS", "50000,20,20").split(","))
 
 CORS_ALLOWED_ORIGINS = env_list("CORS_ORIGIN", [])
 CORS_ALLOW_HEADERS = ["authorization", "content-type"]
