@@ -51,7 +51,7 @@ if settings.METRICS_PORT:
     serve(port=settings.METRICS_PORT, bind=settings.METRICS_BIND, ports=settings.METRICS_PORTS)
 
 # Everything loaded so far lives as long as the process: out of the collector's sight.
-# Fewer, larger young collections then keep full ones rare (settings.GC_THRESHOLDS).
+# Full collections of what remains are then kept rare (settings.GC_THRESHOLDS).
 gc.freeze()
 gc.set_threshold(*settings.GC_THRESHOLDS)
 
