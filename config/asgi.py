@@ -50,8 +50,8 @@ if settings.METRICS_PORT:
 
     serve(port=settings.METRICS_PORT, bind=settings.METRICS_BIND, ports=settings.METRICS_PORTS)
 
-# Everything loaded so far lives as long as the process: out of the collector's sight.
-# Full collections of what remains are then kept rare (settings.GC_THRESHOLDS).
+# Everything loaded so far lives as long as the process: out of the collector's sight, so
+# a full collection walks only what came after (thresholds: settings.GC_THRESHOLDS).
 gc.freeze()
 gc.set_threshold(*settings.GC_THRESHOLDS)
 
