@@ -117,21 +117,17 @@ def platform_figures() -> dict[str, Any]:
 def _figures_sql() -> str:
     channel, ticket = Channel._meta.db_table, SupportTicket._meta.db_table
     return f"""
+    WITH totals AS ({counters.TOTAL_SQL})
     SELECT
-        (SELECT json_object_agg(status, tenants) FROM {counters.TALLY_TABLE}
-         WHERE tenants > 0),
-        {
-        ", ".join(
-            f"(SELECT coalesce(sum({f}), 0) FROM {counters.PLATFORM_TABLE})"
-            for f in counters.FIELDS
-        )
-    },
+        ({counters.TALLY_SQL}),
+        totals.*,
         (SELECT json_object_agg(priority, n) FROM (
             SELECT t.priority, count(*) AS n
             FROM {public_table(channel)} c JOIN {public_table(ticket)} t ON t.channel_id = c.id
             WHERE c.type = %(platform)s AND t.status = ANY(%(open)s) GROUP BY t.priority) p),
         (SELECT count(*) FROM {public_table(Escalation._meta.db_table)}
          WHERE state = %(escalation_open)s)
+    FROM totals
     """
 
 
