@@ -62,6 +62,7 @@ ROUTE = "ws/chat/"
 TYPING_TTL = 5.0  # seconds a typing indicator lasts without a new `typing`
 BADGE_INTERVAL = 1.0  # at most one `unread_changed` per channel and socket in this time
 CLOSE_WAIT = 5.0  # seconds a closing socket's client gets to take its last frames
+LEAVE_GRACE = 0.05  # seconds a stopping process answers frames already on their way
 
 Reply = tuple[str, dict[str, Any]] | None
 
@@ -400,6 +401,9 @@ class ChatConsumer(AsyncWebsocketConsumer):
         self.leaving = True
         if self.in_flight is not None:
             await asyncio.shield(self.in_flight)
+        # Frames the client sent before the stop and the server has read, or is reading,
+        # but this socket has not taken up yet: each gets its `going_away` error first.
+        await asyncio.sleep(LEAVE_GRACE)
         if self.closing:
             return
         self.closing = True
