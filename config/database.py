@@ -154,6 +154,17 @@ def database_config(
     config.setdefault("OPTIONS", {})
     if pool:
         config["OPTIONS"]["pool"] = pool
+    # Parameters are bound by the server, and a statement run DB_PREPARE_THRESHOLD times
+    # on a connection is prepared there: the hot statements (a message's lock, append and
+    # counters) are parsed and planned once per connection instead of on every call.
+    # PostgreSQL plans a prepared statement again when the search path changes, so one
+    # connection serving several tenants runs each against the right schema. Poolers in
+    # front must keep a connection per session (PgBouncer's session mode, deploy/), or
+    # support protocol-level prepared statements; DB_PREPARE_THRESHOLD=0 turns this off.
+    threshold = int(os.environ.get("DB_PREPARE_THRESHOLD", "5"))
+    if threshold > 0:
+        config["OPTIONS"]["server_side_binding"] = True
+        config["OPTIONS"]["prepare_threshold"] = threshold
     return config
 
 
