@@ -481,14 +481,15 @@ class ChatConsumer(AsyncWebsocketConsumer):
         self.sent_at.append(now)
 
     async def _db(self, fn: Any, /, *args: Any, **kwargs: Any) -> Any:
-        """Past WS_DB_BACKLOG calls waiting in this process, a frame is refused at once
-        (`server_busy`) rather than queued: past saturation the server keeps serving
-        what it admits at full speed instead of falling behind on everything."""
-        if Backlog.full():
+        """Past WS_DB_BACKLOG calls waiting in this process, or with its event loop
+        running more than WS_LOOP_LAG_LIMIT late, a frame is refused at once
+        (`server_busy`) rather than queued: past saturation the server keeps serving what
+        it admits at full speed instead of falling behind on everything."""
+        if Backlog.full() or self.hub.overloaded():
             raise RetryLater(
                 "The server is busy; retry shortly.",
                 code="server_busy",
-                retry_after=Backlog.retry_after(),
+                retry_after=Backlog.retry_after() if Backlog.full() else self.hub.retry_after(),
             )
         return await in_tenant(self.actor.tenant, fn, *args, **kwargs)
 

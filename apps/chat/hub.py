@@ -40,6 +40,12 @@ subscribes again to every group it holds (redis-py resubscribes what it had; gro
 joined meanwhile are added now), leaves the delayed state and sends `events_resumed`,
 after which clients `sync` their rooms.
 Events published while Redis was down are lost; the database has every message.
+
+**When the loop falls behind**: with WS_LOOP_LAG_LIMIT set, a timer measures every
+LAG_TICK seconds how late the loop runs what is due (`lag`, also the
+`event_loop_lag_seconds` gauge). Past the limit the process is saturated: frames, deliveries
+and handshakes wait behind each other, and consumers refuse frames that would add work
+(`server_busy`, `overloaded`), so what was admitted is still delivered at full speed.
 """
 
 from __future__ import annotations
@@ -52,13 +58,14 @@ from typing import Any, Protocol
 from channels.layers import get_channel_layer
 from django.conf import settings
 
-from apps.core.metrics import LAYER_ERRORS, Tally
+from apps.core.metrics import LAYER_ERRORS, LOOP_LAG, Tally
 
 logger = logging.getLogger(__name__)
 
 DELAYED_FRAME = '{"event":"events_delayed","data":{}}'
 RESUMED_FRAME = '{"event":"events_resumed","data":{}}'
 PROBE_MISSES = 3  # probes not back after this many intervals: events are not arriving
+LAG_TICK = 0.05  # seconds between the loop-lag timer's measurements
 
 
 def badge_group(schema: str) -> str:
@@ -107,6 +114,8 @@ class Hub:
         self.delayed = False  # the layer is failing: events may not arrive
         self._probe_back = self.loop.time()
         self._recovering: asyncio.Task[None] | None = None
+        self.lag = 0.0  # seconds the loop ran late, as last measured
+        self._lag_timer: asyncio.Task[None] | None = None
 
     # --- membership -----------------------------------------------------------------------
 
@@ -131,6 +140,8 @@ class Hub:
         self._pump = self.loop.create_task(self._run(self.channel))
         self._probe_back = self.loop.time()
         self._watch = self.loop.create_task(self._probe(self.channel))
+        if settings.WS_LOOP_LAG_LIMIT > 0:
+            self._lag_timer = self.loop.create_task(self._measure_lag())
 
     async def unregister(self, socket: Socket, groups: list[str]) -> None:
         for group in groups:
@@ -144,7 +155,7 @@ class Hub:
         self.sockets -= 1
         if self.sockets == 0:
             # Nobody left here: stop listening; the next socket starts a new hub.
-            for task in (self._pump, self._watch, self._recovering):
+            for task in (self._pump, self._watch, self._recovering, self._lag_timer):
                 if task is not None:
                     task.cancel()
             if _hubs.get(self.loop) is self:
@@ -214,6 +225,28 @@ class Hub:
         1001 (`apps.chat.shutdown`)."""
         sockets = {socket for mine in self.users.values() for socket in mine}
         await asyncio.gather(*(socket.go_away() for socket in sockets), return_exceptions=True)
+
+    # --- load ------------------------------------------------------------------------------
+
+    async def _measure_lag(self) -> None:
+        while True:
+            due = self.loop.time() + LAG_TICK
+            await asyncio.sleep(LAG_TICK)
+            late = max(self.loop.time() - due, 0.0)
+            # Up at once; down by halves, so one punctual tick amid a backlog does not
+            # readmit the whole queue.
+            self.lag = late if late >= self.lag else (self.lag + late) / 2
+            LOOP_LAG.set(self.lag)
+
+    def overloaded(self) -> bool:
+        """The loop runs later than WS_LOOP_LAG_LIMIT: new work should wait."""
+        limit = settings.WS_LOOP_LAG_LIMIT
+        return 0 < limit < self.lag
+
+    def retry_after(self) -> float:
+        """Seconds until a refused client should try again: about as long as the loop is
+        behind, between 0.1 and 2."""
+        return round(min(max(self.lag, 0.1), 2.0), 2)
 
     # --- layer failures ------------------------------------------------------------------
 

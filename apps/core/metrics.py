@@ -47,6 +47,10 @@ SOCKETS_OPEN = Gauge("websocket_connections_open", "Chat sockets open in this pr
 SOCKET_SESSIONS = Counter(
     "websocket_sessions_total", "Chat socket sessions ended, by close code.", ["code"]
 )
+LOOP_LAG = Gauge(
+    "event_loop_lag_seconds",
+    "How late the socket event loop of this process ran its last lag timer (apps.chat.hub).",
+)
 MESSAGES_SENT = Counter("chat_messages_sent_total", "Messages stored (REST and sockets).")
 LAYER_ERRORS = Counter(
     "channel_layer_errors_total",

@@ -211,6 +211,37 @@ def test_a_busy_server_refuses_frames_at_once_and_stores_nothing(org, client_for
         ]
 
 
+def test_a_loop_running_late_refuses_frames_until_it_catches_up(org, client_for, settings):
+    """A process whose event loop runs behind (here: blocked for a second) is saturated:
+    frames needing the database get `server_busy` with a retry time while it is behind,
+    nothing of theirs is stored, and frames are admitted again once it has caught up."""
+    import time
+
+    settings.WS_LOOP_LAG_LIMIT = 0.1
+    cid = support_ticket(client_for(org.tenant, org.player))["id"]
+    _drain()
+
+    async def scenario() -> None:
+        socket = await settled(await connect(org.tenant, org.player))
+        await send(socket, "send_message", channelId=cid, content="before")
+        assert (await expect(socket, "message_sent"))["content"] == "before"
+        time.sleep(1.0)  # the loop runs nothing for a second
+        await asyncio.sleep(0.1)  # its lag timer notices
+        await send(socket, "send_message", channelId=cid, content="during", ref="d")
+        error = await expect(socket, "error")
+        assert (error["code"], error["ref"]) == ("server_busy", "d")
+        assert 0.1 <= error["retryAfter"] <= 2
+        await asyncio.sleep(1.0)  # caught up
+        await send(socket, "send_message", channelId=cid, content="after")
+        assert (await expect(socket, "message_sent"))["content"] == "after"
+        await socket.disconnect()
+
+    run(scenario)
+    with schema_context("acme"):
+        stored = Message.objects.filter(channel_id=cid).values_list("content", flat=True)
+        assert list(stored.order_by("seq")) == ["before", "after"]
+
+
 def test_a_read_replaces_a_waiting_badge_update(org, client_for, monkeypatch):
     """Unread 1 shows at once, unread 2 waits for the coalescing interval; the user then
     reads everything elsewhere: this socket shows 0, and the waiting 2 never comes."""
