@@ -481,8 +481,8 @@ class ChatConsumer(AsyncWebsocketConsumer):
         self.sent_at.append(now)
 
     async def _db(self, fn: Any, /, *args: Any, **kwargs: Any) -> Any:
-        """Past WS_DB_BACKLOG calls waiting in this process, or with its event loop
-        running more than WS_LOOP_LAG_LIMIT late, a frame is refused at once
+        """Past WS_DB_BACKLOG calls waiting in this process, or with the process more
+        than WS_BEHIND_LIMIT behind (`Hub.overloaded`), a frame is refused at once
         (`server_busy`) rather than queued: past saturation the server keeps serving what
         it admits at full speed instead of falling behind on everything."""
         if Backlog.full() or self.hub.overloaded():

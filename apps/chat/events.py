@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from functools import partial
@@ -87,6 +88,7 @@ class Event:
         if self.carry is not None:
             (room,) = self.carry.groups
             body.update(room=room, frame=encode(self.carry.name, self.carry.data))
+        body["at"] = time.time()  # when it was published: the hubs measure their delay
         return [(group, {**body, "group": group}) for group in self.groups]
 
 

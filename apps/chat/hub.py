@@ -41,24 +41,28 @@ joined meanwhile are added now), leaves the delayed state and sends `events_resu
 after which clients `sync` their rooms.
 Events published while Redis was down are lost; the database has every message.
 
-**When the loop falls behind**: with WS_LOOP_LAG_LIMIT set, a timer measures every
-LAG_TICK seconds how late the loop runs what is due (`lag`, also the
-`event_loop_lag_seconds` gauge). Past the limit the process is saturated: frames, deliveries
-and handshakes wait behind each other, and consumers refuse frames that would add work
-(`server_busy`, `overloaded`), so what was admitted is still delivered at full speed.
+**When the process falls behind** (with WS_BEHIND_LIMIT set): a timer measures every
+LAG_TICK seconds how late the loop runs what is due (`lag`, the `event_loop_lag_seconds`
+gauge), and each event's `at` (its publishing time) gives how long events take to reach
+the hub (`delay`, a moving average, the `chat_event_delay_seconds` gauge): events queue
+up in the layer's connection while the loop is busy, even when each of its turns is
+short. Past the limit on either, the process is saturated, and consumers refuse frames
+that would add work (`server_busy`, `overloaded`), so what was admitted is still
+delivered at full speed.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Collection, Iterable
 from typing import Any, Protocol
 
 from channels.layers import get_channel_layer
 from django.conf import settings
 
-from apps.core.metrics import LAYER_ERRORS, LOOP_LAG, Tally
+from apps.core.metrics import EVENT_DELAY, LAYER_ERRORS, LOOP_LAG, Tally
 
 logger = logging.getLogger(__name__)
 
@@ -66,6 +70,7 @@ DELAYED_FRAME = '{"event":"events_delayed","data":{}}'
 RESUMED_FRAME = '{"event":"events_resumed","data":{}}'
 PROBE_MISSES = 3  # probes not back after this many intervals: events are not arriving
 LAG_TICK = 0.05  # seconds between the loop-lag timer's measurements
+DELAY_STALE = 1.0  # seconds after which the last events' delay no longer says anything
 
 
 def badge_group(schema: str) -> str:
@@ -115,6 +120,8 @@ class Hub:
         self._probe_back = self.loop.time()
         self._recovering: asyncio.Task[None] | None = None
         self.lag = 0.0  # seconds the loop ran late, as last measured
+        self.delay = 0.0  # seconds events took to arrive, lately
+        self._delay_at = float("-inf")  # when an event last told the delay
         self._lag_timer: asyncio.Task[None] | None = None
 
     # --- membership -----------------------------------------------------------------------
@@ -140,7 +147,7 @@ class Hub:
         self._pump = self.loop.create_task(self._run(self.channel))
         self._probe_back = self.loop.time()
         self._watch = self.loop.create_task(self._probe(self.channel))
-        if settings.WS_LOOP_LAG_LIMIT > 0:
+        if settings.WS_BEHIND_LIMIT > 0:
             self._lag_timer = self.loop.create_task(self._measure_lag())
 
     async def unregister(self, socket: Socket, groups: list[str]) -> None:
@@ -238,15 +245,27 @@ class Hub:
             self.lag = late if late >= self.lag else (self.lag + late) / 2
             LOOP_LAG.set(self.lag)
 
+    def _arrived(self, published_at: float) -> None:
+        took = max(time.time() - published_at, 0.0)
+        self.delay += (took - self.delay) * 0.2
+        self._delay_at = self.loop.time()
+        EVENT_DELAY.set(self.delay)
+
+    def behind(self) -> float:
+        """Seconds this process runs behind: its loop's lag, or its events' delay while
+        events arrive."""
+        recent = self.loop.time() - self._delay_at < DELAY_STALE
+        return max(self.lag, self.delay if recent else 0.0)
+
     def overloaded(self) -> bool:
-        """The loop runs later than WS_LOOP_LAG_LIMIT: new work should wait."""
-        limit = settings.WS_LOOP_LAG_LIMIT
-        return 0 < limit < self.lag
+        """The process runs more than WS_BEHIND_LIMIT behind: new work should wait."""
+        limit = settings.WS_BEHIND_LIMIT
+        return 0 < limit < self.behind()
 
     def retry_after(self) -> float:
-        """Seconds until a refused client should try again: about as long as the loop is
-        behind, between 0.1 and 2."""
-        return round(min(max(self.lag, 0.1), 2.0), 2)
+        """Seconds until a refused client should try again: about as long as the process
+        is behind, between 0.1 and 2."""
+        return round(min(max(self.behind(), 0.1), 2.0), 2)
 
     # --- layer failures ------------------------------------------------------------------
 
@@ -304,6 +323,8 @@ class Hub:
             # Anything arriving shows the layer works: a probe that comes back late
             # behind a burst of events is not taken for a failure.
             self._probe_back = self.loop.time()
+            if "at" in message:
+                self._arrived(message["at"])
             try:
                 self.dispatch(message)
             except Exception:

@@ -51,6 +51,10 @@ LOOP_LAG = Gauge(
     "event_loop_lag_seconds",
     "How late the socket event loop of this process ran its last lag timer (apps.chat.hub).",
 )
+EVENT_DELAY = Gauge(
+    "chat_event_delay_seconds",
+    "How long events took from their publisher to this process's hub, lately (apps.chat.hub).",
+)
 MESSAGES_SENT = Counter("chat_messages_sent_total", "Messages stored (REST and sockets).")
 LAYER_ERRORS = Counter(
     "channel_layer_errors_total",
