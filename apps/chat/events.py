@@ -88,7 +88,9 @@ class Event:
         if self.carry is not None:
             (room,) = self.carry.groups
             body.update(room=room, frame=encode(self.carry.name, self.carry.data))
-        body["at"] = time.time()  # when it was published: the hubs measure their delay
+        # When and by which process it was published: a hub measures how long its own
+        # process's events take to come back (one clock, whatever the hosts' clocks say).
+        body.update(at=time.monotonic(), by=hub.PROCESS)
         return [(group, {**body, "group": group}) for group in self.groups]
 
 

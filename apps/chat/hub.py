@@ -43,12 +43,14 @@ Events published while Redis was down are lost; the database has every message.
 
 **When the process falls behind** (with WS_BEHIND_LIMIT set): a timer measures every
 LAG_TICK seconds how late the loop runs what is due (`lag`, the `event_loop_lag_seconds`
-gauge), and each event's `at` (its publishing time) gives how long events take to reach
-the hub (`delay`, a moving average, the `chat_event_delay_seconds` gauge): events queue
-up in the layer's connection while the loop is busy, even when each of its turns is
-short. Past the limit on either, the process is saturated, and consumers refuse frames
-that would add work (`server_busy`, `overloaded`), so what was admitted is still
-delivered at full speed.
+gauge), and the events this process published (`by`, with `at` their publishing time on
+its monotonic clock) give how long events take to come back through the layer (`delay`,
+a moving average, the `chat_event_delay_seconds` gauge): events queue up in the layer's
+connection while the loop is busy, even when each of its turns is short. A process whose
+sockets send nothing measures no delay, and needs none: it only refuses what they send.
+Past the limit on either, the process is saturated, and consumers refuse frames that
+would add work (`server_busy`, `overloaded`), so what was admitted is still delivered at
+full speed.
 """
 
 from __future__ import annotations
@@ -58,6 +60,7 @@ import logging
 import time
 from collections.abc import Collection, Iterable
 from typing import Any, Protocol
+from uuid import uuid4
 
 from channels.layers import get_channel_layer
 from django.conf import settings
@@ -71,6 +74,7 @@ RESUMED_FRAME = '{"event":"events_resumed","data":{}}'
 PROBE_MISSES = 3  # probes not back after this many intervals: events are not arriving
 LAG_TICK = 0.05  # seconds between the loop-lag timer's measurements
 DELAY_STALE = 1.0  # seconds after which the last events' delay no longer says anything
+PROCESS = uuid4().hex  # this process, as the publisher of layer messages (`by`)
 
 
 def badge_group(schema: str) -> str:
@@ -246,14 +250,14 @@ class Hub:
             LOOP_LAG.set(self.lag)
 
     def _arrived(self, published_at: float) -> None:
-        took = max(time.time() - published_at, 0.0)
+        took = max(time.monotonic() - published_at, 0.0)
         self.delay += (took - self.delay) * 0.2
         self._delay_at = self.loop.time()
         EVENT_DELAY.set(self.delay)
 
     def behind(self) -> float:
-        """Seconds this process runs behind: its loop's lag, or its events' delay while
-        events arrive."""
+        """Seconds this process runs behind: its loop's lag, or the delay of its own
+        events while they come back."""
         recent = self.loop.time() - self._delay_at < DELAY_STALE
         return max(self.lag, self.delay if recent else 0.0)
 
@@ -323,7 +327,7 @@ class Hub:
             # Anything arriving shows the layer works: a probe that comes back late
             # behind a burst of events is not taken for a failure.
             self._probe_back = self.loop.time()
-            if "at" in message:
+            if message.get("by") == PROCESS:
                 self._arrived(message["at"])
             try:
                 self.dispatch(message)
