@@ -274,7 +274,7 @@ WS_DB_BACKLOG = int(os.environ.get("WS_DB_BACKLOG", "200"))
 # `server_busy` as well (apps.chat.hub): its event loop running that late, or events
 # reaching its sockets that long after they were published. 0 turns the check off, as
 # in the suite.
-WS_BEHIND_LIMIT = float(os.environ.get("WS_BEHIND_LIMIT", "0" if RUNNING_TESTS else "0.5"))
+WS_BEHIND_LIMIT = float(os.environ.get("WS_BEHIND_LIMIT", "0" if RUNNING_TESTS else "1.0"))
 # A server process's garbage collector (config/asgi.py): what was loaded at start is frozen
 # out of its collections, which makes a full collection (every socket of the process
 # stopped) 30-50% shorter. Python's thresholds (generations 0, 1, 2) by default: a larger
