@@ -211,6 +211,25 @@ def test_a_busy_server_refuses_frames_at_once_and_stores_nothing(org, client_for
         ]
 
 
+async def sent(socket: Any, cid: str, content: str) -> None:
+    await send(socket, "send_message", channelId=cid, content=content)
+    assert (await expect(socket, "message_sent"))["content"] == content
+
+
+async def refused_as_busy(socket: Any, cid: str) -> float:
+    """A send refused with `server_busy`; its `retryAfter`."""
+    await send(socket, "send_message", channelId=cid, content="refused", ref="r")
+    error = await expect(socket, "error")
+    assert (error["code"], error["ref"]) == ("server_busy", "r")
+    return float(error["retryAfter"])
+
+
+def stored(cid: str) -> list[str]:
+    with schema_context("acme"):
+        messages = Message.objects.filter(channel_id=cid).order_by("seq")
+        return list(messages.values_list("content", flat=True))
+
+
 def test_a_loop_running_late_refuses_frames_until_it_catches_up(org, client_for, settings):
     """A process whose event loop runs behind (here: blocked for a second) is saturated:
     frames needing the database get `server_busy` with a retry time while it is behind,
@@ -223,23 +242,16 @@ def test_a_loop_running_late_refuses_frames_until_it_catches_up(org, client_for,
 
     async def scenario() -> None:
         socket = await settled(await connect(org.tenant, org.player))
-        await send(socket, "send_message", channelId=cid, content="before")
-        assert (await expect(socket, "message_sent"))["content"] == "before"
+        await sent(socket, cid, "before")
         time.sleep(1.0)  # the loop runs nothing for a second
         await asyncio.sleep(0.1)  # its lag timer notices
-        await send(socket, "send_message", channelId=cid, content="during", ref="d")
-        error = await expect(socket, "error")
-        assert (error["code"], error["ref"]) == ("server_busy", "d")
-        assert 0.1 <= error["retryAfter"] <= 2
+        assert 0.1 <= await refused_as_busy(socket, cid) <= 2
         await asyncio.sleep(1.0)  # caught up
-        await send(socket, "send_message", channelId=cid, content="after")
-        assert (await expect(socket, "message_sent"))["content"] == "after"
+        await sent(socket, cid, "after")
         await socket.disconnect()
 
     run(scenario)
-    with schema_context("acme"):
-        stored = Message.objects.filter(channel_id=cid).values_list("content", flat=True)
-        assert list(stored.order_by("seq")) == ["before", "after"]
+    assert stored(cid) == ["before", "after"]
 
 
 def test_events_arriving_late_refuse_frames_until_they_arrive_on_time(org, client_for, settings):
@@ -265,28 +277,22 @@ def test_events_arriving_late_refuse_frames_until_they_arrive_on_time(org, clien
         elsewhere = {**late, "by": "another process", "frame": events.encode("notice", {})}
         await get_channel_layer().group_send(group, elsewhere)
         assert await expect(socket, "notice") == {}
-        await send(socket, "send_message", channelId=cid, content="meanwhile")
-        assert (await expect(socket, "message_sent"))["content"] == "meanwhile"
+        await sent(socket, cid, "meanwhile")
         frame = events.encode("notice", {"n": 1})
         await get_channel_layer().group_send(group, {**late, "by": PROCESS, "frame": frame})
         assert await expect(socket, "notice") == {"n": 1}
-        await send(socket, "send_message", channelId=cid, content="during", ref="d")
-        error = await expect(socket, "error")
-        assert (error["code"], error["ref"]) == ("server_busy", "d")
-        assert 0.9 <= error["retryAfter"] <= 1.5  # a fifth of 5 s: one event in the average
+        # A fifth of 5 s: one event in the moving average.
+        assert 0.9 <= await refused_as_busy(socket, cid) <= 1.5
         on_time = {**late, "by": PROCESS, "at": time.monotonic()}
         on_time["frame"] = events.encode("notice", {"n": 2})
         for _ in range(30):  # the moving average comes down below the limit
             await get_channel_layer().group_send(group, on_time)
             assert await expect(socket, "notice") == {"n": 2}
-        await send(socket, "send_message", channelId=cid, content="after")
-        assert (await expect(socket, "message_sent"))["content"] == "after"
+        await sent(socket, cid, "after")
         await socket.disconnect()
 
     run(scenario)
-    with schema_context("acme"):
-        stored = Message.objects.filter(channel_id=cid).values_list("content", flat=True)
-        assert list(stored.order_by("seq")) == ["meanwhile", "after"]
+    assert stored(cid) == ["meanwhile", "after"]
 
 
 def test_a_read_replaces_a_waiting_badge_update(org, client_for, monkeypatch):
