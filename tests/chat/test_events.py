@@ -4,14 +4,17 @@ refused or rolled-back action."""
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.db import transaction
 from django_tenants.utils import tenant_context
+from rest_framework import serializers
 
 from apps.accounts.selectors import actor_for
-from apps.chat import events, selectors, services
+from apps.chat import events, payloads, selectors, services
 from apps.chat.models import Message
 from apps.chat.payloads import ChannelOutput, MessageOutput, channel_payload, message_payload
 from tests.chat.conftest import create_channel, support_ticket
@@ -229,6 +232,18 @@ def test_message_payload_matches_the_documented_serializer(org, client_for):
     assert ("SYSTEM", True, False) in kinds and any(removed for *_, removed in kinds)
     for message in messages:
         assert message_payload(message) == dict(MessageOutput(message).data)
+
+
+@pytest.mark.parametrize(
+    "when",
+    [
+        datetime(2026, 3, 1, 12, 30, 5, 123456, tzinfo=UTC),
+        datetime(2026, 3, 1, 12, 30, 5, tzinfo=UTC),  # no fraction
+        datetime(2026, 3, 29, 2, 30, tzinfo=ZoneInfo("Europe/Berlin")),  # another zone
+    ],
+)
+def test_payload_times_are_written_as_the_serializer_writes_them(when):
+    assert payloads._time(when) == serializers.DateTimeField().to_representation(when)
 
 
 def test_channel_payload_matches_the_documented_serializer(org, client_for):
