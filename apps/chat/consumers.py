@@ -37,6 +37,7 @@ from apps.chat.locate import channel_located
 from apps.chat.models import MessageKind
 from apps.chat.payloads import message_payload
 from apps.chat.shutdown import GOING_AWAY_ERROR, going_away
+from apps.chat.wire import Wire
 from apps.chat.ws import Backlog, header, in_tenant, run_db
 from apps.core import parsers
 from apps.core.closecodes import (
@@ -229,6 +230,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
     frames_in = 0
     expiry: asyncio.TimerHandle | None = None
     rechecking: asyncio.Task[None] | None = None
+    wire: Wire | None = None  # straight to the connection (apps.chat.wire), when it can
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         """Frames in, one at a time. Events reach the socket through its process's hub
@@ -281,6 +283,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
 
     async def connect(self) -> None:
         await self.accept()
+        self.wire = Wire.of(self.base_send)
         if going_away():
             self.closing = True  # this process is stopping: connect to another one
             await self.close(code=CLOSE_GOING_AWAY)
@@ -591,6 +594,13 @@ class ChatConsumer(AsyncWebsocketConsumer):
         WS_SEND_QUEUE frames is closed with 4408; it resyncs with `sync` on reconnect."""
         if self.closing:
             return
+        if self.writer is None and self.wire is not None:  # nothing queued: straight out
+            try:
+                if self.wire.write(frame):
+                    return
+            except Exception:
+                logger.exception("Could not write to socket %s; queueing", self.socket_id)
+                self.wire = None  # its writer's `send` says what became of the connection
         if len(self.outbox) >= self.outbox_limit:
             self._too_slow()
             return

@@ -237,37 +237,46 @@ def test_a_burst_from_one_socket_arrives_complete_and_in_order_on_the_other_proc
     servers, people
 ):
     """The sender's process runs database work on several threads; its messages still
-    reach a client of the other process once each, in sequence order."""
+    reach clients of the other process once each, in sequence order: one that asked for
+    permessage-deflate (its frames compressed one by one) and one that did not (each
+    event's frame built once for all such sockets, apps.chat.wire)."""
     one, other = servers
     admin, player = _tokens(servers, people)
     channel = _rest(one, "POST", "/api/chat/channels", {"type": "SUPPORT", "subject": "b"}, player)
     count = 40
+    url = f"ws://acme.localhost:{other}/ws/chat/?token={admin}"
 
-    async def scenario() -> list[int]:
+    async def heard(reader: Any) -> list[tuple[int, str]]:
+        messages: list[tuple[int, str]] = []
+        while len(messages) < count:
+            frame = json.loads(await asyncio.wait_for(reader.recv(), 10))
+            if frame["event"] == "new_message":
+                messages.append((frame["data"]["seq"], frame["data"]["content"]))
+        return messages
+
+    async def scenario() -> list[list[tuple[int, str]]]:
         async with (
-            websockets.connect(
-                f"ws://acme.localhost:{other}/ws/chat/?token={admin}", host="127.0.0.1"
-            ) as reader,
+            websockets.connect(url, host="127.0.0.1") as compressed,
+            websockets.connect(url, host="127.0.0.1", compression=None) as plain,
             websockets.connect(
                 f"ws://acme.localhost:{one}/ws/chat/?token={player}", host="127.0.0.1"
             ) as writer,
         ):
-            await reader.send(
-                json.dumps({"event": "join_channel", "data": {"channelId": channel["id"]}})
-            )
-            assert json.loads(await asyncio.wait_for(reader.recv(), 5))["event"] == "joined"
+            for reader in (compressed, plain):
+                await reader.send(
+                    json.dumps({"event": "join_channel", "data": {"channelId": channel["id"]}})
+                )
+                assert json.loads(await asyncio.wait_for(reader.recv(), 5))["event"] == "joined"
             for n in range(count):
-                data = {"channelId": channel["id"], "content": f"burst {n}"}
+                data = {"channelId": channel["id"], "content": f"burst {n} " + "é" * n}
                 await writer.send(json.dumps({"event": "send_message", "data": data}))
-            seqs: list[int] = []
-            while len(seqs) < count:
-                frame = json.loads(await asyncio.wait_for(reader.recv(), 10))
-                if frame["event"] == "new_message":
-                    seqs.append(frame["data"]["seq"])
-            return seqs
+            return [await heard(compressed), await heard(plain)]
 
-    seqs = asyncio.run(scenario())
+    compressed, plain = asyncio.run(scenario())
+    assert plain == compressed
+    seqs = [seq for seq, _content in plain]
     assert seqs == sorted(seqs) and len(set(seqs)) == count
+    assert [content for _seq, content in plain] == [f"burst {n} " + "é" * n for n in range(count)]
 
 
 def _connections_to_test_database(ours: int) -> int:
