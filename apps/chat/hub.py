@@ -363,13 +363,20 @@ class Hub:
 
     def _badges(self, message: dict[str, Any], members: Iterable[Socket]) -> None:
         room = message.get("room")
+        in_room: Collection[Socket] = ()
         if room is not None:  # the message itself, for the room's members here
-            self._frame(message, self.groups.get(room, ()))
+            in_room = self.groups.get(room, ())
+            self._frame(message, in_room)
         schema = _badge_schema(message["group"])
         channel_id, seq = message["channelId"], message["seq"]
+        users = self.users
         for user_id, last_read in message["readers"]:
-            for socket in self.users.get((schema, user_id), ()):
-                socket.badge(channel_id, max(seq - last_read, 0))
+            sockets = users.get((schema, user_id))
+            if sockets:
+                unread = max(seq - last_read, 0)
+                for socket in sockets:
+                    if socket not in in_room:  # the room's members just got the message
+                        socket.badge(channel_id, unread)
 
     def _read(self, message: dict[str, Any], members: Iterable[Socket]) -> None:
         for socket in members:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 from uuid import UUID
 
@@ -79,6 +80,7 @@ def _columns(model: type[Model], alias: str) -> str:
     return ", ".join(f'{alias}."{field.column}"' for field in model._meta.concrete_fields)
 
 
+@cache
 def _member_lookup_sql(*, platform: bool, lock: bool) -> str:
     """A channel and the actor's participant row in one query: what members (everyone
     but super admins) may see is exactly the channels they take part in."""
