@@ -104,6 +104,11 @@ class _Part:
     alias: str
     fields: tuple[str, ...]
 
+    @property
+    def pk_at(self) -> int:
+        """Where the model's primary key is among `fields`: NULL there, no related row."""
+        return self.fields.index(self.model._meta.pk.attname)
+
     def columns(self) -> list[str]:
         column = {f.attname: f.column for f in self.model._meta.concrete_fields}
         return [f'{self.alias}."{column[name]}"' for name in self.fields]
@@ -152,16 +157,17 @@ def _listed(ids: list[UUID], user_id: int) -> list[Channel]:
         cursor.execute(sql, [user_id, ids])
         rows = cursor.fetchall()
     alias = connection.alias
+    slices = []
+    at = 0
+    for part in parts:
+        slices.append((part, at, at + len(part.fields), at + part.pk_at))
+        at += len(part.fields)
     channels = []
     for row in rows:
-        found: list[Model | None] = []
-        at = 0
-        for part in parts:
-            values = row[at : at + len(part.fields)]
-            at += len(part.fields)
-            # A missing related row reads as NULLs, its primary key among them.
-            empty = values[part.fields.index(part.model._meta.pk.attname)] is None
-            found.append(None if empty else part.model.from_db(alias, part.fields, values))
+        found: list[Model | None] = [
+            None if row[pk] is None else part.model.from_db(alias, part.fields, row[start:end])
+            for part, start, end, pk in slices
+        ]
         channel, ticket, assigned_to, tenant, last_message, sender = found
         assert isinstance(channel, Channel)
         Channel.ticket.related.set_cached_value(channel, ticket)

@@ -30,20 +30,27 @@ try:
 except ImportError:  # an older uvicorn
     SANSIO = None
 
-# The frame built last (text, its UTF-8, its unmasked frame): a hub hands the same text
-# object to every local member in turn, so each event's frame is built once.
-_last: tuple[str | None, bytes, bytes] = (None, b"", b"")
+# The text a hub handed out last, its UTF-8 and (once a connection without compression
+# asked) its unmasked frame: a hub hands the same text object to every local member in
+# turn, so each event is encoded and framed once.
+_last: tuple[str | None, bytes, bytes | None] = (None, b"", None)
 
 
-def _encoded(text: str) -> tuple[bytes, bytes]:
+def _utf8(text: str) -> bytes:
     global _last
-    last = _last
-    if last[0] is text:
-        return last[1], last[2]
-    data = text.encode()
-    wire = Frame(Opcode.TEXT, data).serialize(mask=False, extensions=[])
-    _last = (text, data, wire)
-    return data, wire
+    if _last[0] is not text:
+        _last = (text, text.encode(), None)
+    return _last[1]
+
+
+def _framed(text: str) -> bytes:
+    global _last
+    data = _utf8(text)
+    frame = _last[2]
+    if frame is None:
+        frame = Frame(Opcode.TEXT, data).serialize(mask=False, extensions=[])
+        _last = (text, data, frame)
+    return frame
 
 
 class Wire:
@@ -75,9 +82,9 @@ class Wire:
             or protocol.transport.is_closing()
         ):
             return False
-        data, wire = _encoded(text)
-        if conn.extensions:
-            conn.send_text(data)
-            wire = b"".join(conn.data_to_send())
-        protocol.transport.write(wire)
+        if conn.extensions:  # compressed with the connection's own context
+            conn.send_text(_utf8(text))
+            protocol.transport.write(b"".join(conn.data_to_send()))
+        else:
+            protocol.transport.write(_framed(text))
         return True
