@@ -69,7 +69,8 @@ def visible_scopes(actor: Actor) -> list[tuple[str, Q]]:
     return _visible(actor)
 
 
-def _parse(channel_id: object) -> UUID:
+def channel_pk(channel_id: object) -> UUID:
+    """The channel's key; NotFound when `channel_id` cannot be one."""
     try:
         return UUID(str(channel_id))
     except ValueError:
@@ -120,7 +121,7 @@ def _member_located(actor: Actor, pk: UUID, *, lock: bool) -> Located | None:
 def channel_located(actor: Actor, channel_id: object, *, lock: bool = False) -> Iterator[Located]:
     """Yields the channel (row-locked when `lock`, which needs a transaction) with the
     connection on its schema; raises NotFound when the actor may not see it."""
-    pk = _parse(channel_id)
+    pk = channel_pk(channel_id)
     if not actor.is_super_admin:
         for schema, _allowed in _visible(actor):
             with on_schema(schema):

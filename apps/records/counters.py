@@ -5,7 +5,7 @@ Writers add deltas in their own transaction. Every delta about a channel goes to
 channel's slot (`slot_of`), one of `SLOTS` rows per tenant, created on first use: two
 channels of one tenant share a row only one time in `SLOTS`, so a message in one channel
 does not wait for another channel's transaction to commit. Sending a message adds its
-count inside the message's own statement (`MESSAGE_CTE`, in `apps.chat.services.timeline`).
+count inside the message's own statement (`message_cte`, in `apps.chat.services.timeline`).
 
 The platform totals follow the tenant rows through a database trigger (migration
 `records.0005`), whoever writes them: `PLATFORM_SLOTS` rows, so `total()` reads the same
@@ -63,13 +63,17 @@ _ADD_SQL = (
     + ", ".join(f"{f} = c.{f} + EXCLUDED.{f}" for f in FIELDS)
 )
 
-# One more part of the message's WITH statement: the tenant's message count, in the
-# channel's slot. Platform tickets (public schema) pass a NULL tenant and count nothing.
-MESSAGE_CTE = f"""
+
+def message_cte(when: str = "TRUE") -> str:
+    """One more part of a message's WITH statement: the tenant's message count, in the
+    channel's slot, when the SQL condition `when` holds (a statement that may add no
+    message counts only one it added). Platform tickets (public schema) pass a NULL
+    tenant and count nothing."""
+    return f"""
 counted AS (
     INSERT INTO {TABLE} AS c (tenant_id, slot, {", ".join(FIELDS)})
     SELECT %(count_tenant)s::integer, %(count_slot)s, 0, 0, 0, 0, 1
-    WHERE %(count_tenant)s::integer IS NOT NULL
+    WHERE %(count_tenant)s::integer IS NOT NULL AND ({when})
     ON CONFLICT (tenant_id, slot) DO UPDATE SET messages = c.messages + 1
 )"""
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
+from uuid import UUID
 
 from django.db import connection
 from django.utils import timezone
@@ -15,11 +16,14 @@ from apps.accounts.models import User
 from apps.chat import events
 from apps.chat.locate import PUBLIC, Located
 from apps.chat.models import (
+    ID_SEQUENCE,
     Channel,
+    ChannelStatus,
     ChannelType,
     Message,
     MessageKind,
     Participant,
+    ParticipantRole,
     SenderType,
 )
 from apps.chat.payloads import message_payload
@@ -48,6 +52,11 @@ class Appended:
     readers: list[tuple[int, int]]
 
 
+# Every participant but the sender, with their read mark: the badges a message moves.
+_READERS = """ARRAY(SELECT ARRAY[user_id, last_read_public_seq] FROM chat_participant
+             WHERE channel_id = %(channel)s AND user_id IS DISTINCT FROM %(sender)s
+               AND NOT %(note)s)"""
+
 # One round trip: the message, the channel's last-message fields, the author's read mark,
 # the other participants' read marks (for their badges) and the tenant's message count
 # (in the channel's counter slot), all in the caller's transaction on the row-locked channel.
@@ -74,11 +83,8 @@ WITH new_message AS (
     SET last_read_seq = %(seq)s, last_read_public_seq = %(public_seq)s, last_read_at = %(now)s
     WHERE id = %(participant)s AND last_read_seq < %(seq)s
 ),{counted}
-SELECT (SELECT id FROM new_message),
-       ARRAY(SELECT ARRAY[user_id, last_read_public_seq] FROM chat_participant
-             WHERE channel_id = %(channel)s AND user_id IS DISTINCT FROM %(sender)s
-               AND NOT %(note)s)
-""".replace("{counted}", counters.MESSAGE_CTE)
+SELECT (SELECT id FROM new_message), {readers}
+""".replace("{counted}", counters.message_cte()).replace("{readers}", _READERS)
 
 
 def _append(
@@ -115,19 +121,17 @@ def _append(
     with connection.cursor() as cursor:
         cursor.execute(_APPEND_SQL, params)
         message_id, readers = cursor.fetchone()
-    message = Message(
-        id=message_id,
-        channel=channel,
-        seq=seq,
-        public_seq=public_seq,
+    appended = _appended(
+        message_id,
+        seq,
+        public_seq,
+        readers,
         sender=sender,
-        sender_type=sender_type,
         kind=kind,
-        content=content,
-        created_at=now,
+        params=params,
+        channel=channel,
     )
-    message._state.adding = False
-    message._state.db = connection.alias
+    message = appended.message
     channel.last_seq, channel.last_public_seq = seq, public_seq
     channel.updated_at = now
     if not note:
@@ -136,7 +140,102 @@ def _append(
     if author is not None and author.last_read_seq < seq:
         author.last_read_seq, author.last_read_at = seq, now
         author.last_read_public_seq = public_seq
+    return appended
+
+
+def _appended(
+    message_id: int,
+    seq: int,
+    public_seq: int,
+    readers: list[list[int]],
+    *,
+    sender: User | None,
+    kind: MessageKind,
+    params: dict[str, Any],
+    **channel: Any,
+) -> Appended:
+    """The message a statement stored (its `channel`, or `channel_id`), as loaded from
+    the database, and the read marks it returned."""
+    message = Message(
+        id=message_id,
+        seq=seq,
+        public_seq=public_seq,
+        sender=sender,
+        sender_type=params["sender_type"],
+        kind=kind,
+        content=params["content"],
+        created_at=params["now"],
+        **channel,
+    )
+    message._state.adding = False
+    message._state.db = connection.alias
     return Appended(message=message, readers=[(user, read) for user, read in readers])
+
+
+# The common message in ONE statement, its own transaction: a member's USER message in a
+# team or tournament channel that is not archived, on the tenant's schema. The UPDATE takes
+# the channel's row lock (a concurrent send waits, then counts on from the row it left)
+# and the message's id from the schema's shared sequence; the message, the author's read
+# mark and the tenant's count follow from its row. No row when any condition fails: the
+# caller takes the general path, which decides and explains.
+_POST_SQL = f"""
+WITH moved_channel AS (
+    UPDATE chat_channel c
+    SET last_seq = c.last_seq + 1, last_public_seq = c.last_public_seq + 1,
+        last_message_id = nextval(to_regclass('{ID_SEQUENCE}')),
+        last_activity_at = %(now)s, updated_at = %(now)s
+    WHERE c.id = %(channel)s
+      AND c.type IN ('{ChannelType.TEAM}', '{ChannelType.TOURNAMENT}')
+      AND c.status <> '{ChannelStatus.ARCHIVED}'
+      AND EXISTS (SELECT 1 FROM chat_participant p
+                  WHERE p.channel_id = c.id AND p.user_id = %(sender)s
+                    AND p.role <> '{ParticipantRole.OBSERVER}')
+    RETURNING c.last_message_id AS id, c.last_seq AS seq, c.last_public_seq AS public_seq
+), new_message AS (
+    INSERT INTO chat_message
+        (id, channel_id, seq, public_seq, sender_id, sender_type, kind, content, created_at,
+         removed_at, removed_by_id)
+    SELECT id, %(channel)s, seq, public_seq, %(sender)s, %(sender_type)s,
+           '{MessageKind.USER}', %(content)s, %(now)s, NULL, NULL
+    FROM moved_channel
+    RETURNING id, seq, public_seq
+), read_by_author AS (
+    UPDATE chat_participant p
+    SET last_read_seq = m.seq, last_read_public_seq = m.public_seq, last_read_at = %(now)s
+    FROM new_message m
+    WHERE p.channel_id = %(channel)s AND p.user_id = %(sender)s AND p.last_read_seq < m.seq
+),{{counted}}
+SELECT m.id, m.seq, m.public_seq, {{readers}} FROM new_message m
+""".replace("{counted}", counters.message_cte("EXISTS (SELECT 1 FROM new_message)")).replace(
+    "{readers}", _READERS
+)
+
+
+def _post(
+    channel_id: UUID, *, content: str, sender: User, sender_type: SenderType, tenant_id: int
+) -> Appended | None:
+    """A member's message in a team or tournament channel of the connection's tenant
+    schema, in one statement (`_POST_SQL`); None when the channel is not one, or is
+    archived, or the sender may not post in it (not found, or an observer)."""
+    now = timezone.now()
+    params: dict[str, Any] = {
+        "channel": channel_id,
+        "note": False,
+        "sender": sender.pk,
+        "sender_type": str(sender_type),
+        "content": content,
+        "now": now,
+        "count_tenant": tenant_id,
+        "count_slot": counters.slot_of(channel_id),
+    }
+    with connection.cursor() as cursor:
+        cursor.execute(_POST_SQL, params)
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    return _appended(
+        *row, sender=sender, kind=MessageKind.USER, params=params, channel_id=channel_id
+    )
 
 
 def _announce(located: Located, message: Message) -> None:
