@@ -15,7 +15,7 @@ from django.utils import timezone
 from apps.accounts import member_rules
 from apps.accounts.actors import Actor
 from apps.accounts.models import ApiToken, Membership, MembershipStatus, Role, User
-from apps.core.db import public_table
+from apps.core.db import Part, fields_of, public_table, row_reader
 from apps.core.exceptions import InvalidInput, NotFound
 
 if TYPE_CHECKING:
@@ -38,18 +38,12 @@ def token_lookup(*, raw: str) -> ApiToken | None:
     )
 
 
-def _columns(model: type[ApiToken] | type[User], alias: str) -> tuple[list[str], str]:
-    fields = [field for field in model._meta.concrete_fields]
-    quote = connection.ops.quote_name
-    return [f.attname for f in fields], ", ".join(f"{alias}.{quote(f.column)}" for f in fields)
-
-
-_TOKEN_FIELDS, _TOKEN_COLUMNS = _columns(ApiToken, "t")
-_USER_FIELDS, _USER_COLUMNS = _columns(User, "u")
+_CREDENTIAL_PARTS = (Part(ApiToken, "t", fields_of(ApiToken)), Part(User, "u", fields_of(User)))
+_credential_row = row_reader(_CREDENTIAL_PARTS)
 # Every request and socket connect asks this: one statement, written out, instead of two
 # ORM queries (their compilation cost more than the database's work).
 _CREDENTIAL_SQL = f"""
-    SELECT {_TOKEN_COLUMNS}, {_USER_COLUMNS}, m.role
+    SELECT {", ".join(part.columns() for part in _CREDENTIAL_PARTS)}, m.role
     FROM {public_table(ApiToken._meta.db_table)} t
     JOIN {public_table(User._meta.db_table)} u ON u.id = t.user_id
     LEFT JOIN {public_table(Membership._meta.db_table)} m
@@ -68,9 +62,7 @@ def credential_on_host(*, raw: str, tenant: Tenant) -> tuple[ApiToken, Actor | N
         row = cursor.fetchone()
     if row is None:
         return None
-    split = len(_TOKEN_FIELDS)
-    token = ApiToken.from_db(connection.alias, _TOKEN_FIELDS, row[:split])
-    user = User.from_db(connection.alias, _USER_FIELDS, row[split:-1])
+    token, user = _credential_row(row)
     token.user = user
     return token, _actor(user=user, tenant=tenant, role=row[-1])
 

@@ -17,11 +17,11 @@ from uuid import UUID
 
 from django.conf import settings
 from django.db import connection
-from django.db.models import Model, Q
+from django.db.models import Q
 
 from apps.accounts.actors import Actor
 from apps.chat.models import Channel, ChannelType, Participant
-from apps.core.db import on_schema, tenant_connection
+from apps.core.db import Part, fields_of, on_schema, row_reader, tenant_connection
 from apps.core.exceptions import NotFound
 from apps.records.models import Escalation
 
@@ -77,8 +77,11 @@ def channel_pk(channel_id: object) -> UUID:
         raise NotFound("Channel not found.") from None
 
 
-def _columns(model: type[Model], alias: str) -> str:
-    return ", ".join(f'{alias}."{field.column}"' for field in model._meta.concrete_fields)
+_MEMBER_PARTS = (
+    Part(Channel, "c", fields_of(Channel)),
+    Part(Participant, "p", fields_of(Participant)),
+)
+_member_row = row_reader(_MEMBER_PARTS)
 
 
 @cache
@@ -89,7 +92,7 @@ def _member_lookup_sql(*, platform: bool, lock: bool) -> str:
     if platform:
         where += f" AND c.type = '{ChannelType.PLATFORM_SUPPORT}' AND c.tenant_id = %s"
     return (
-        f"SELECT {_columns(Channel, 'c')}, {_columns(Participant, 'p')} "
+        f"SELECT {', '.join(part.columns() for part in _MEMBER_PARTS)} "
         "FROM chat_channel c JOIN chat_participant p ON p.channel_id = c.id AND p.user_id = %s "
         f"WHERE {where}" + (" FOR UPDATE OF c" if lock else "")
     )
@@ -107,10 +110,7 @@ def _member_located(actor: Actor, pk: UUID, *, lock: bool) -> Located | None:
         row = cursor.fetchone()
     if row is None:
         return None
-    fields = Channel._meta.concrete_fields
-    channel = Channel.from_db(connection.alias, [f.attname for f in fields], row[: len(fields)])
-    participant_fields = [f.attname for f in Participant._meta.concrete_fields]
-    participant = Participant.from_db(connection.alias, participant_fields, row[len(fields) :])
+    channel, participant = _member_row(row)
     participant.channel = channel
     return Located(
         channel=channel, participant=participant, schema=schema, tenant_id=_owner(actor, schema)

@@ -10,7 +10,7 @@ from uuid import UUID
 
 from django.contrib.auth import get_user_model
 from django.db import connection
-from django.db.models import Count, F, Model, Q, QuerySet, Subquery, Sum
+from django.db.models import Count, F, Q, QuerySet, Subquery, Sum
 
 from apps.accounts.actors import Actor
 from apps.chat import policy
@@ -23,7 +23,7 @@ from apps.chat.models import (
     Participant,
     SupportTicket,
 )
-from apps.core.db import on_schema
+from apps.core.db import Part, RowReader, fields_of, on_schema, row_reader
 from apps.core.exceptions import InvalidInput, NotFound
 from apps.core.fields import db_int
 from apps.tenancy.models import Tenant
@@ -96,30 +96,8 @@ def _keyset(after: ChannelCursor | None, sort: str) -> Q:
     )
 
 
-@dataclass(frozen=True)
-class _Part:
-    """One model of a channel-list row: its alias in the page query, the fields read."""
-
-    model: type[Model]
-    alias: str
-    fields: tuple[str, ...]
-
-    @property
-    def pk_at(self) -> int:
-        """Where the model's primary key is among `fields`: NULL there, no related row."""
-        return self.fields.index(self.model._meta.pk.attname)
-
-    def columns(self) -> list[str]:
-        column = {f.attname: f.column for f in self.model._meta.concrete_fields}
-        return [f'{self.alias}."{column[name]}"' for name in self.fields]
-
-
-def _all_but(model: type[Model], *skipped: str) -> tuple[str, ...]:
-    return tuple(f.attname for f in model._meta.concrete_fields if f.attname not in skipped)
-
-
 @cache
-def _page_query() -> tuple[str, list[_Part]]:
+def _page_query() -> tuple[str, RowReader]:
     """The page's channels with all a list shows of each, in one statement whose text
     never changes (so PostgreSQL keeps it prepared): the ORM's select_related took longer
     to build this query, and to turn its rows into models, than PostgreSQL took to run it.
@@ -127,14 +105,14 @@ def _page_query() -> tuple[str, list[_Part]]:
     user = get_user_model()
     brief = ("id", "display_name")
     parts = [
-        _Part(Channel, "c", _all_but(Channel, "updated_at")),
-        _Part(SupportTicket, "t", _all_but(SupportTicket, "updated_at", "sla_paused_seconds")),
-        _Part(user, "a", brief),
-        _Part(Tenant, "tn", ("id", "schema_name")),
-        _Part(Message, "m", _all_but(Message)),
-        _Part(user, "s", brief),
+        Part(Channel, "c", fields_of(Channel, "updated_at")),
+        Part(SupportTicket, "t", fields_of(SupportTicket, "updated_at", "sla_paused_seconds")),
+        Part(user, "a", brief),
+        Part(Tenant, "tn", ("id", "schema_name")),
+        Part(Message, "m", fields_of(Message)),
+        Part(user, "s", brief),
     ]
-    columns = ", ".join(column for part in parts for column in part.columns())
+    columns = ", ".join(part.columns() for part in parts)
     sql = (
         f'SELECT {columns}, p."last_read_public_seq", p."role" '
         f"FROM {Channel._meta.db_table} c "
@@ -146,30 +124,19 @@ def _page_query() -> tuple[str, list[_Part]]:
         f"LEFT JOIN {user._meta.db_table} s ON s.id = m.sender_id "
         "WHERE c.id = ANY(%s)"
     )
-    return sql, parts
+    return sql, row_reader(parts)
 
 
 def _listed(ids: list[UUID], user_id: int) -> list[Channel]:
     """The channels `ids` (of the current schema) as `channel_payload` shows them, with the
     user's unread count and role, related rows cached as select_related leaves them."""
-    sql, parts = _page_query()
+    sql, read_row = _page_query()
     with connection.cursor() as cursor:
         cursor.execute(sql, [user_id, ids])
         rows = cursor.fetchall()
-    alias = connection.alias
-    slices = []
-    at = 0
-    for part in parts:
-        slices.append((part, at, at + len(part.fields), at + part.pk_at))
-        at += len(part.fields)
     channels = []
     for row in rows:
-        found: list[Model | None] = [
-            None if row[pk] is None else part.model.from_db(alias, part.fields, row[start:end])
-            for part, start, end, pk in slices
-        ]
-        channel, ticket, assigned_to, tenant, last_message, sender = found
-        assert isinstance(channel, Channel)
+        channel, ticket, assigned_to, tenant, last_message, sender = read_row(row)
         Channel.ticket.related.set_cached_value(channel, ticket)
         if ticket is not None:
             SupportTicket.channel.field.set_cached_value(ticket, channel)
@@ -178,7 +145,7 @@ def _listed(ids: list[UUID], user_id: int) -> list[Channel]:
         Channel.last_message.field.set_cached_value(channel, last_message)
         if last_message is not None:
             Message.sender.field.set_cached_value(last_message, sender)
-        read, role = row[at:]
+        read, role = row[-2:]  # the participant's columns, after the models'
         channel.unread_count = channel.last_public_seq - read if read is not None else 0
         channel.my_role = role
         channels.append(channel)

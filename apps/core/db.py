@@ -3,12 +3,14 @@ which adds the schema methods (`set_schema`, `set_schema_to_public`, ...)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any, cast
 
 from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, connection, connections
+from django.db.models import Model
 from django_tenants.postgresql_backend.base import DatabaseWrapper
 from django_tenants.utils import schema_context
 
@@ -56,3 +58,47 @@ def keep_connection() -> None:
     kept = connections[DEFAULT_DB_ALIAS]
     kept.close_at = None  # not obsolete: this thread's own, for good
     kept.close_if_unusable_or_obsolete()
+
+
+def fields_of(model: type[Model], *skipped: str) -> tuple[str, ...]:
+    """The model's concrete fields (attribute names), but `skipped`."""
+    return tuple(f.attname for f in model._meta.concrete_fields if f.attname not in skipped)
+
+
+@dataclass(frozen=True)
+class Part:
+    """One model's share of a hand-written, joined row: the model, its alias in the
+    statement, and the fields read (`fields_of(model)` for all of them)."""
+
+    model: type[Model]
+    alias: str
+    fields: tuple[str, ...]
+
+    def columns(self) -> str:
+        column = {f.attname: f.column for f in self.model._meta.concrete_fields}
+        quote = connection.ops.quote_name
+        return ", ".join(f"{self.alias}.{quote(column[name])}" for name in self.fields)
+
+
+RowReader = Callable[[Sequence[Any]], list[Any]]
+
+
+def row_reader(parts: Sequence[Part]) -> RowReader:
+    """Reads rows of a statement that selects `parts`' columns first, in order: one model
+    per part, as loaded from the database, or None where the part's key is NULL (an outer
+    join found no row). Columns after them are the caller's."""
+    slices = []
+    at = 0
+    for part in parts:
+        pk = at + part.fields.index(part.model._meta.pk.attname)
+        slices.append((part.model, part.fields, at, at + len(part.fields), pk))
+        at += len(part.fields)
+
+    def read(row: Sequence[Any]) -> list[Any]:
+        alias = connection.alias
+        return [
+            None if row[pk] is None else model.from_db(alias, fields, row[start:end])
+            for model, fields, start, end, pk in slices
+        ]
+
+    return read

@@ -14,24 +14,21 @@ import time
 from django.db import connection, models
 from django.http.request import split_domain_port
 
-from apps.core.db import public_table
+from apps.core.db import Part, fields_of, public_table, row_reader
 from apps.tenancy.models import Domain, Tenant, TenantStatus
 
-_TENANT_FIELDS = [field.attname for field in Tenant._meta.concrete_fields]
+_TENANT = Part(Tenant, "t", fields_of(Tenant))
+_tenant_row = row_reader([_TENANT])
 # A raw cursor returns JSON columns as text (Django decodes them in the ORM's converters).
 _JSON_FIELDS = [f.attname for f in Tenant._meta.concrete_fields if isinstance(f, models.JSONField)]
 # Every request and socket connect asks this; written out, it costs a fraction of the
 # ORM's select_related query.
-_TENANT_BY_HOST_SQL = """
-    SELECT {columns} FROM {tenant} t JOIN {domain} d ON d.tenant_id = t.{pk} WHERE d.domain = %s
-""".format(
-    columns=", ".join(
-        f"t.{connection.ops.quote_name(f.column)}" for f in Tenant._meta.concrete_fields
-    ),
-    tenant=public_table(Tenant._meta.db_table),
-    domain=public_table(Domain._meta.db_table),
-    pk=connection.ops.quote_name(Tenant._meta.pk.column),
-)
+_TENANT_BY_HOST_SQL = f"""
+    SELECT {_TENANT.columns()}
+    FROM {public_table(Tenant._meta.db_table)} t
+    JOIN {public_table(Domain._meta.db_table)} d ON d.tenant_id = t.id
+    WHERE d.domain = %s
+"""
 
 
 def host_name(host_header: str) -> str:
@@ -50,7 +47,7 @@ def tenant_for_host(host: str) -> Tenant | None:
         row = cursor.fetchone()
     if row is None:
         return None
-    tenant = Tenant.from_db(connection.alias, _TENANT_FIELDS, row)
+    (tenant,) = _tenant_row(row)
     for name in _JSON_FIELDS:
         value = getattr(tenant, name)
         if isinstance(value, str):
