@@ -1,10 +1,10 @@
 """One ASGI application: HTTP through Django, WebSocket at /ws/chat/ on every host.
 
 HTTP requests run on Django's WSGI handler in a fixed pool of HTTP_THREADS threads
-(a2wsgi): a request crosses into a thread once and runs there to the end, where Django's
-ASGI handler crossed between the event loop and a new thread per request about eight
-times (each middleware, the view, the response), which cost about a fifth of a REST
-send's CPU. Sockets stay asynchronous (apps.chat.consumers)."""
+(apps.core.threaded_wsgi): a request crosses into a thread once and back once, where
+Django's ASGI handler crossed between the event loop and a new thread per request about
+eight times (each middleware, the view, the response). Sockets stay asynchronous
+(apps.chat.consumers)."""
 
 import gc
 import os
@@ -29,7 +29,6 @@ def keeping_connection(environ: dict[str, Any], start_response: Any) -> Any:
         keep_connection()
 
 
-from a2wsgi import WSGIMiddleware  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from django.conf import settings  # noqa: E402
 from django.urls import path  # noqa: E402
@@ -38,6 +37,7 @@ from apps.chat.consumers import ChatConsumer  # noqa: E402
 from apps.chat.hub import PublishFromServingLoop  # noqa: E402
 from apps.chat.shutdown import GracefulShutdown  # noqa: E402
 from apps.chat.ws import ConnectionAuthMiddleware  # noqa: E402
+from apps.core.threaded_wsgi import ThreadedWSGI  # noqa: E402
 
 if settings.JOBS_TICKER:
     # No job runner configured: this process runs the periodic jobs itself.
@@ -59,7 +59,11 @@ application = GracefulShutdown(
     ProtocolTypeRouter(
         {
             "http": PublishFromServingLoop(
-                WSGIMiddleware(keeping_connection, workers=settings.HTTP_THREADS)  # type: ignore[arg-type]
+                ThreadedWSGI(
+                    keeping_connection,
+                    workers=settings.HTTP_THREADS,
+                    max_body=settings.MAX_BODY_BYTES,
+                )
             ),
             "websocket": ConnectionAuthMiddleware(
                 URLRouter([path("ws/chat/", ChatConsumer.as_asgi())])
