@@ -11,6 +11,9 @@ from apps.accounts.services import token_touch
 
 # Where authentication leaves the actor it found on the host, for `IsHostMember`.
 HOST_ACTOR = "credential_host_actor"
+# Where tenant routing leaves the credential it read with the host, as (secret, what
+# `credential_on_host` answers for it), so authentication need not ask again.
+HOST_CREDENTIAL = "credential_read_with_host"
 
 
 def bearer_from_header(value: str) -> str | None:
@@ -33,11 +36,16 @@ class BearerTokenAuthentication(authentication.BaseAuthentication):
         if tenant is None:
             token = token_lookup(raw=raw)
         else:
-            found = credential_on_host(raw=raw, tenant=tenant)
+            # The DRF request proxies attribute reads to the Django request.
+            django_request = getattr(request, "_request", request)
+            read = getattr(django_request, HOST_CREDENTIAL, None)
+            if read is not None and read[0] == raw:
+                found = read[1]
+            else:
+                found = credential_on_host(raw=raw, tenant=tenant)
             token = found[0] if found else None
             if found:
-                # The DRF request proxies attribute reads to the Django request.
-                setattr(getattr(request, "_request", request), HOST_ACTOR, found[1])
+                setattr(django_request, HOST_ACTOR, found[1])
         if token is None:
             raise exceptions.AuthenticationFailed("Invalid or expired token.")
         token_touch(token=token)

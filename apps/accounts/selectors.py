@@ -63,8 +63,16 @@ def credential_on_host(*, raw: str, tenant: Tenant) -> tuple[ApiToken, Actor | N
     if row is None:
         return None
     token, user = _credential_row(row)
+    return credential_of(token, user, tenant=tenant, role=row[-1])
+
+
+def credential_of(
+    token: ApiToken, user: User, *, tenant: Tenant, role: str | None
+) -> tuple[ApiToken, Actor | None]:
+    """`credential_on_host`'s answer from a token and its user as read from the database
+    with the user's active membership role on the tenant (None when there is none)."""
     token.user = user
-    return token, _actor(user=user, tenant=tenant, role=row[-1])
+    return token, _actor(user=user, tenant=tenant, role=role)
 
 
 def actor_for(*, user: User, tenant: Tenant) -> Actor | None:

@@ -11,9 +11,14 @@ from __future__ import annotations
 import json
 import time
 
+from django.conf import settings
 from django.db import connection, models
 from django.http.request import split_domain_port
+from django.utils import timezone
 
+from apps.accounts.actors import Actor
+from apps.accounts.models import ApiToken, Membership, MembershipStatus, User
+from apps.accounts.selectors import credential_of, token_hash
 from apps.core.db import Part, fields_of, public_table, row_reader
 from apps.tenancy.models import Domain, Tenant, TenantStatus
 
@@ -48,11 +53,58 @@ def tenant_for_host(host: str) -> Tenant | None:
     if row is None:
         return None
     (tenant,) = _tenant_row(row)
+    return _decoded(tenant)
+
+
+def _decoded(tenant: Tenant) -> Tenant:
     for name in _JSON_FIELDS:
         value = getattr(tenant, name)
         if isinstance(value, str):
             setattr(tenant, name, json.loads(value))
     return tenant
+
+
+_TOKEN = Part(ApiToken, "k", fields_of(ApiToken))
+_USER = Part(User, "u", fields_of(User))
+_host_and_credential_row = row_reader([_TENANT, _TOKEN, _USER])
+# An API request with a bearer token: the host's tenant and the credential in one
+# statement, the same answers as `tenant_for_host` then `credential_on_host`.
+_HOST_AND_CREDENTIAL_SQL = f"""
+    SELECT {_TENANT.columns()}, {_TOKEN.columns()}, {_USER.columns()}, m.role
+    FROM {public_table(Tenant._meta.db_table)} t
+    JOIN {public_table(Domain._meta.db_table)} d ON d.tenant_id = t.id
+    LEFT JOIN (
+        {public_table(ApiToken._meta.db_table)} k
+        JOIN {public_table(User._meta.db_table)} u ON u.id = k.user_id AND u.is_active
+    ) ON k.key_hash = %s AND k.expires_at > %s
+    LEFT JOIN {public_table(Membership._meta.db_table)} m
+        ON m.user_id = u.id AND m.tenant_id = t.id AND t.schema_name <> %s
+        AND m.status = '{MembershipStatus.ACTIVE}'
+    WHERE d.domain = %s
+"""
+
+Credential = tuple[ApiToken, Actor | None]
+
+
+def tenant_and_credential(host: str, raw: str) -> tuple[Tenant | None, Credential | None]:
+    """The tenant served on a normalised host (None when none is) and, when there is one,
+    what the bearer secret `raw` gives there (None when the token is unknown or expired),
+    as `credential_on_host` answers it."""
+    if not host:
+        return None, None
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _HOST_AND_CREDENTIAL_SQL,
+            [token_hash(raw), timezone.now(), settings.PUBLIC_SCHEMA_NAME, host],
+        )
+        row = cursor.fetchone()
+    if row is None:
+        return None, None
+    tenant, token, user = _host_and_credential_row(row)
+    tenant = _decoded(tenant)
+    if token is None:
+        return tenant, None
+    return tenant, credential_of(token, user, tenant=tenant, role=row[-1])
 
 
 ACTIVE_HOST_SECONDS = 5.0  # how long an active tenant's host is remembered (sockets)

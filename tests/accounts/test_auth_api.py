@@ -127,6 +127,49 @@ def test_super_admin_accepted_on_every_host(acme, globex, public_tenant, make_us
         assert me.json()["role"] is None
 
 
+def test_the_host_and_the_credential_are_read_in_one_statement(acme, globex, make_user, client_for):
+    """Every API request with a token: the tenant of the host and what the token gives
+    there come from one statement, on both tenants' hosts, with the right answer each."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from apps.accounts.services import membership_set
+
+    user = make_user(acme, Role.PARTICIPANT)
+    membership_set(user=user, tenant=globex, role=Role.MANAGEMENT_TEAM)
+    for tenant, role in ((acme, "PARTICIPANT"), (globex, "MANAGEMENT_TEAM"), (acme, "PARTICIPANT")):
+        client = client_for(tenant, user)
+        with CaptureQueriesContext(connection) as captured:
+            response = client.get("/api/auth/me")
+        assert response.status_code == 200
+        assert response.json()["role"] == role
+        reads = [q["sql"] for q in captured.captured_queries if "accounts_apitoken" in q["sql"]]
+        hosts = [q["sql"] for q in captured.captured_queries if "tenancy_domain" in q["sql"]]
+        assert len(hosts) == 1
+        assert [sql for sql in reads if sql.lstrip().startswith("SELECT")] == hosts
+
+
+def test_an_unknown_host_with_a_valid_token_is_still_an_unknown_host(acme, make_user, client_for):
+    client = client_for(acme, make_user(acme, Role.TENANT_ADMIN))
+    response = client.get("/api/auth/me", HTTP_HOST="nowhere.localhost")
+    assert response.status_code == 404
+    assert response.json()["error"]["code"] == "unknown_host"
+
+
+def test_a_token_on_a_host_where_the_membership_is_suspended_gets_nothing(
+    acme, globex, make_user, client_for
+):
+    from apps.accounts.models import Membership, MembershipStatus
+
+    user = make_user(acme, Role.PARTICIPANT)
+    client = client_for(acme, user)
+    assert client.get("/api/auth/me").status_code == 200
+    Membership.objects.filter(user=user, tenant=acme).update(status=MembershipStatus.SUSPENDED)
+    response = client.get("/api/auth/me")
+    assert response.status_code == 403
+    assert response.json()["error"]["code"] == "not_a_member"
+
+
 def test_malformed_authorization_header(acme, client_for):
     client = client_for(acme)
     client.credentials(HTTP_AUTHORIZATION="Bearer two words")

@@ -130,16 +130,24 @@ def test_a_database_outage_answers_503_with_retry_after(
     def down(*args: Any, **kwargs: Any) -> Any:
         raise failure
 
-    monkeypatch.setattr("apps.accounts.authentication.credential_on_host", down)
-    in_view = client.get("/api/auth/me")
+    client.raise_request_exception = False
+    monkeypatch.setattr("apps.chat.selectors.channel_list", down)
+    in_view = client.get("/api/chat/channels")
+    monkeypatch.undo()
+    # The tenant middleware queries first: the host alone, or with the bearer token.
+    monkeypatch.setattr("apps.tenancy.middleware.tenant_and_credential", down)
+    in_routing = client.get("/api/auth/me")
     monkeypatch.undo()
     monkeypatch.setattr("apps.tenancy.middleware.tenant_for_host", down)
-    client.raise_request_exception = False
-    in_routing = client.get("/api/auth/me")  # the tenant middleware queries first
+    anonymous = client_for(org.tenant)
+    anonymous.raise_request_exception = False
+    in_routing_anonymous = anonymous.post(
+        "/api/auth/login", {"email": org.player.email, "password": "wrong"}, format="json"
+    )
     monkeypatch.undo()
     recovered = client.get("/api/auth/me")
 
-    for response in (in_view, in_routing):
+    for response in (in_view, in_routing, in_routing_anonymous):
         assert response.status_code == 503
         assert response.json()["error"]["code"] == "service_unavailable"
         assert int(response["Retry-After"]) > 0
