@@ -488,17 +488,32 @@ class ChatConsumer(AsyncWebsocketConsumer):
         than WS_BEHIND_LIMIT behind (`Hub.overloaded`), a frame is refused at once
         (`server_busy`) rather than queued: past saturation the server keeps serving what
         it admits at full speed instead of falling behind on everything."""
-        if Backlog.full() or self.hub.overloaded():
+        full = Backlog.full()
+        if full or self.hub.overloaded():
             raise RetryLater(
                 "The server is busy; retry shortly.",
                 code="server_busy",
-                retry_after=Backlog.retry_after() if Backlog.full() else self.hub.retry_after(),
+                retry_after=Backlog.retry_after() if full else self.hub.retry_after(),
             )
         return await in_tenant(self.actor.tenant, fn, *args, **kwargs)
 
+    async def _join_db(self, fn: Any, /, *args: Any) -> Any:
+        """A join waits its turn however long the backlog (only a process running behind
+        refuses it): a socket has one frame in progress at a time, so joins queue no more
+        calls than there are sockets, and a join is what a reconnecting client needs
+        first. Refused in a reconnect storm, where the connects' own database calls fill
+        the backlog, each would come back later and cost its call twice."""
+        if self.hub.overloaded():
+            raise RetryLater(
+                "The server is busy; retry shortly.",
+                code="server_busy",
+                retry_after=self.hub.retry_after(),
+            )
+        return await in_tenant(self.actor.tenant, fn, *args)
+
     async def on_join_channel(self, data: dict[str, Any]) -> Reply:
         (channel_id,) = _required(data, "channelId")
-        group, notes = await self._db(_located_group, self.actor, channel_id)
+        group, notes = await self._join_db(_located_group, self.actor, channel_id)
         await self.hub.join(group, self)
         key = _room_key(channel_id)
         self.rooms[key] = group

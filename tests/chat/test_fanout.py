@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import uuid
 from typing import Any
 
 from channels.db import database_sync_to_async
@@ -209,6 +210,42 @@ def test_a_busy_server_refuses_frames_at_once_and_stores_nothing(org, client_for
         assert list(Message.objects.filter(channel_id=cid).values_list("content", flat=True)) == [
             "now"
         ]
+
+
+def test_a_busy_backlog_still_admits_joins_but_not_sends(org, client_for, settings):
+    """A reconnect storm fills the backlog with the connects' own database calls: joins
+    wait their turn instead of being refused (and coming back to be done twice), while
+    sends past the backlog are still refused."""
+    cid = support_ticket(client_for(org.tenant, org.player))["id"]
+    _drain()
+
+    async def scenario() -> None:
+        socket = await connect(org.tenant, org.player)
+        settings.WS_DB_BACKLOG = 0
+        await send(socket, "join_channel", channelId=cid)
+        assert (await expect(socket, "joined"))["channelId"] == cid
+        await refused_as_busy(socket, cid)
+        await send(socket, "join_channel", channelId=str(uuid.uuid4()), ref="j")
+        assert (await expect(socket, "error"))["code"] == "not_found"  # decided, not refused
+        settings.WS_DB_BACKLOG = 200
+        # A process running behind refuses joins too.
+        settings.WS_BEHIND_LIMIT = 0.1
+        running = hub()
+        running.behind = lambda: 1.5  # type: ignore[method-assign]
+        try:
+            await send(socket, "join_channel", channelId=cid, ref="late")
+            error = await expect(socket, "error")
+            assert (error["code"], error["ref"], error["retryAfter"]) == (
+                "server_busy",
+                "late",
+                1.5,
+            )
+        finally:
+            del running.behind
+        await socket.disconnect()
+
+    run(scenario)
+    assert stored(cid) == []
 
 
 async def sent(socket: Any, cid: str, content: str) -> None:
