@@ -117,6 +117,8 @@ def send_to_layer(messages: list[tuple[str, dict[str, Any]]], *, wait: bool = Fa
     """Hands layer messages to the loop serving this process's sockets without waiting
     (or, with `wait`, until they are published); with no such loop (a command, a process
     serving only HTTP) sends them and waits."""
+    if not messages:  # an event carried inside another's layer message
+        return
     loop = hub.serving_loop()
     if loop is None:
         async_to_sync(_send_all)(messages)
