@@ -488,13 +488,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
         than WS_BEHIND_LIMIT behind (`Hub.overloaded`), a frame is refused at once
         (`server_busy`) rather than queued: past saturation the server keeps serving what
         it admits at full speed instead of falling behind on everything."""
-        full = Backlog.full()
-        if full or self.hub.overloaded():
-            raise RetryLater(
-                "The server is busy; retry shortly.",
-                code="server_busy",
-                retry_after=Backlog.retry_after() if full else self.hub.retry_after(),
-            )
+        self._refuse_if_busy(backlog=True)
         return await in_tenant(self.actor.tenant, fn, *args, **kwargs)
 
     async def _join_db(self, fn: Any, /, *args: Any) -> Any:
@@ -503,13 +497,17 @@ class ChatConsumer(AsyncWebsocketConsumer):
         calls than there are sockets, and a join is what a reconnecting client needs
         first. Refused in a reconnect storm, where the connects' own database calls fill
         the backlog, each would come back later and cost its call twice."""
-        if self.hub.overloaded():
+        self._refuse_if_busy(backlog=False)
+        return await in_tenant(self.actor.tenant, fn, *args)
+
+    def _refuse_if_busy(self, *, backlog: bool) -> None:
+        full = backlog and Backlog.full()
+        if full or self.hub.overloaded():
             raise RetryLater(
                 "The server is busy; retry shortly.",
                 code="server_busy",
-                retry_after=self.hub.retry_after(),
+                retry_after=Backlog.retry_after() if full else self.hub.retry_after(),
             )
-        return await in_tenant(self.actor.tenant, fn, *args)
 
     async def on_join_channel(self, data: dict[str, Any]) -> Reply:
         (channel_id,) = _required(data, "channelId")
