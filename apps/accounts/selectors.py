@@ -38,17 +38,29 @@ def token_lookup(*, raw: str) -> ApiToken | None:
     )
 
 
-_CREDENTIAL_PARTS = (Part(ApiToken, "t", fields_of(ApiToken)), Part(User, "u", fields_of(User)))
-_credential_row = row_reader(_CREDENTIAL_PARTS)
+# The credential rules, for every statement that reads a credential: the token `k` of
+# an active user `u` (TOKEN_USER), live for a secret's hash at a time (LIVE_TOKEN: two
+# parameters), and the user's active membership `m` (ACTIVE_MEMBERSHIP, to be narrowed to
+# a tenant with `AND m.tenant_id = ...`).
+TOKEN_USER = (
+    f"{public_table(ApiToken._meta.db_table)} k "
+    f"JOIN {public_table(User._meta.db_table)} u ON u.id = k.user_id AND u.is_active"
+)
+LIVE_TOKEN = "k.key_hash = %s AND k.expires_at > %s"
+ACTIVE_MEMBERSHIP = (
+    f"{public_table(Membership._meta.db_table)} m "
+    f"ON m.user_id = u.id AND m.status = '{MembershipStatus.ACTIVE}'"
+)
+CREDENTIAL_PARTS = (Part(ApiToken, "k", fields_of(ApiToken)), Part(User, "u", fields_of(User)))
+CREDENTIAL_COLUMNS = f"{', '.join(part.columns() for part in CREDENTIAL_PARTS)}, m.role"
+_credential_row = row_reader(CREDENTIAL_PARTS)
 # Every request and socket connect asks this: one statement, written out, instead of two
 # ORM queries (their compilation cost more than the database's work).
 _CREDENTIAL_SQL = f"""
-    SELECT {", ".join(part.columns() for part in _CREDENTIAL_PARTS)}, m.role
-    FROM {public_table(ApiToken._meta.db_table)} t
-    JOIN {public_table(User._meta.db_table)} u ON u.id = t.user_id
-    LEFT JOIN {public_table(Membership._meta.db_table)} m
-        ON m.user_id = u.id AND m.tenant_id = %s AND m.status = '{MembershipStatus.ACTIVE}'
-    WHERE t.key_hash = %s AND t.expires_at > %s AND u.is_active
+    SELECT {CREDENTIAL_COLUMNS}
+    FROM {TOKEN_USER}
+    LEFT JOIN {ACTIVE_MEMBERSHIP} AND m.tenant_id = %s
+    WHERE {LIVE_TOKEN}
 """
 
 

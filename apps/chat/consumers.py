@@ -29,7 +29,8 @@ from django.conf import settings
 from django.utils import timezone
 
 from apps.accounts.actors import Actor
-from apps.accounts.models import ApiToken, Membership, MembershipStatus, Role, User
+from apps.accounts.models import Membership, MembershipStatus, Role
+from apps.accounts.selectors import TOKEN_USER
 from apps.chat import events, policy, selectors, services
 from apps.chat.hub import Hub, hub
 from apps.chat.limits import message_allowed
@@ -126,9 +127,8 @@ NOT_A_MEMBER: Refusal = (CLOSE_FORBIDDEN, "membership_revoked", "Your access has
 # The tenant's status, whether the token still works, and the user's active role there.
 _ADMITTED_SQL = f"""
     SELECT t.status,
-        EXISTS (SELECT 1 FROM {public_table(ApiToken._meta.db_table)} k
-                JOIN {public_table(User._meta.db_table)} u ON u.id = k.user_id
-                WHERE k.id = %(token)s AND k.expires_at > %(now)s AND u.is_active),
+        EXISTS (SELECT 1 FROM {TOKEN_USER}
+                WHERE k.id = %(token)s AND k.expires_at > %(now)s),
         (SELECT m.role FROM {public_table(Membership._meta.db_table)} m
          WHERE m.user_id = %(user)s AND m.tenant_id = t.id
            AND m.status = '{MembershipStatus.ACTIVE}')

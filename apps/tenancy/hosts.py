@@ -17,8 +17,16 @@ from django.http.request import split_domain_port
 from django.utils import timezone
 
 from apps.accounts.actors import Actor
-from apps.accounts.models import ApiToken, Membership, MembershipStatus, User
-from apps.accounts.selectors import credential_of, token_hash
+from apps.accounts.models import ApiToken
+from apps.accounts.selectors import (
+    ACTIVE_MEMBERSHIP,
+    CREDENTIAL_COLUMNS,
+    CREDENTIAL_PARTS,
+    LIVE_TOKEN,
+    TOKEN_USER,
+    credential_of,
+    token_hash,
+)
 from apps.core.db import Part, fields_of, public_table, row_reader
 from apps.tenancy.models import Domain, Tenant, TenantStatus
 
@@ -64,22 +72,16 @@ def _decoded(tenant: Tenant) -> Tenant:
     return tenant
 
 
-_TOKEN = Part(ApiToken, "k", fields_of(ApiToken))
-_USER = Part(User, "u", fields_of(User))
-_host_and_credential_row = row_reader([_TENANT, _TOKEN, _USER])
+_host_and_credential_row = row_reader([_TENANT, *CREDENTIAL_PARTS])
 # An API request with a bearer token: the host's tenant and the credential in one
-# statement, the same answers as `tenant_for_host` then `credential_on_host`.
+# statement, the same answers as `tenant_for_host` then `credential_on_host` (the same
+# credential rules; no role on the public host).
 _HOST_AND_CREDENTIAL_SQL = f"""
-    SELECT {_TENANT.columns()}, {_TOKEN.columns()}, {_USER.columns()}, m.role
+    SELECT {_TENANT.columns()}, {CREDENTIAL_COLUMNS}
     FROM {public_table(Tenant._meta.db_table)} t
     JOIN {public_table(Domain._meta.db_table)} d ON d.tenant_id = t.id
-    LEFT JOIN (
-        {public_table(ApiToken._meta.db_table)} k
-        JOIN {public_table(User._meta.db_table)} u ON u.id = k.user_id AND u.is_active
-    ) ON k.key_hash = %s AND k.expires_at > %s
-    LEFT JOIN {public_table(Membership._meta.db_table)} m
-        ON m.user_id = u.id AND m.tenant_id = t.id AND t.schema_name <> %s
-        AND m.status = '{MembershipStatus.ACTIVE}'
+    LEFT JOIN ({TOKEN_USER}) ON {LIVE_TOKEN}
+    LEFT JOIN {ACTIVE_MEMBERSHIP} AND m.tenant_id = t.id AND t.schema_name <> %s
     WHERE d.domain = %s
 """
 

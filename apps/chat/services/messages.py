@@ -30,7 +30,6 @@ from apps.chat.services.timeline import (
     _tenant_schema,
     _user_groups,
 )
-from apps.core.db import on_schema
 from apps.core.exceptions import InvalidInput, NotFound
 from apps.core.fields import db_int, storable_text
 from apps.core.metrics import MESSAGES_SENT
@@ -179,18 +178,12 @@ def _posted_at_once(actor: Actor, channel_id: object, text: str) -> Message | No
     pk = channel_pk(channel_id)
     if pk in _OTHER_TYPES:
         return None
-    schema = actor.tenant.schema_name
-    with on_schema(schema):
-        appended = _post(
-            pk,
-            content=text,
-            sender=actor.user,
-            sender_type=sender_type_of(actor),
-            tenant_id=actor.tenant.pk,
-        )
+    appended = _post(
+        pk, content=text, sender=actor.user, sender_type=sender_type_of(actor), tenant=actor.tenant
+    )
     if appended is None:
         return None
-    _announce_in_tenant(schema, pk, appended)
+    _announce_in_tenant(actor.tenant.schema_name, pk, appended)
     return appended.message
 
 

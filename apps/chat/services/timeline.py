@@ -27,7 +27,9 @@ from apps.chat.models import (
     SenderType,
 )
 from apps.chat.payloads import message_payload
+from apps.core.db import on_schema
 from apps.records import counters
+from apps.tenancy.models import Tenant
 
 
 def _tenant_schema(actor: Actor, channel: Channel) -> str:
@@ -212,11 +214,12 @@ SELECT m.id, m.seq, m.public_seq, {{readers}} FROM new_message m
 
 
 def _post(
-    channel_id: UUID, *, content: str, sender: User, sender_type: SenderType, tenant_id: int
+    channel_id: UUID, *, content: str, sender: User, sender_type: SenderType, tenant: Tenant
 ) -> Appended | None:
-    """A member's message in a team or tournament channel of the connection's tenant
-    schema, in one statement (`_POST_SQL`); None when the channel is not one, or is
-    archived, or the sender may not post in it (not found, or an observer)."""
+    """A member's message in a team or tournament channel of `tenant`, in one statement
+    (`_POST_SQL`) on the tenant's schema, which it enters itself; None when the channel is
+    not one, or is archived, or the sender may not post in it (not found, or an
+    observer)."""
     now = timezone.now()
     params: dict[str, Any] = {
         "channel": channel_id,
@@ -225,10 +228,10 @@ def _post(
         "sender_type": str(sender_type),
         "content": content,
         "now": now,
-        "count_tenant": tenant_id,
+        "count_tenant": tenant.pk,
         "count_slot": counters.slot_of(channel_id),
     }
-    with connection.cursor() as cursor:
+    with on_schema(tenant.schema_name), connection.cursor() as cursor:
         cursor.execute(_POST_SQL, params)
         row = cursor.fetchone()
     if row is None:
