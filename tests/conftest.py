@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, ExitStack
+from contextlib import AbstractContextManager, ExitStack, contextmanager
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
@@ -121,6 +121,21 @@ def database_url() -> str:
     if host.startswith("/"):
         host = quote(host, safe="")
     return f"postgres://{db['USER']}@{host}:{db['PORT'] or 5432}/{db['NAME']}"
+
+
+@contextmanager
+def statements_run() -> Iterator[list[str]]:
+    """Every statement the connection runs, `SET search_path` included, whitespace
+    collapsed. Unlike a debug cursor's capture, which opens a cursor of its own to render
+    each statement (and with it sets a pending search path), it changes nothing."""
+    ran: list[str] = []
+
+    def record(execute: Any, sql: str, *args: Any) -> Any:
+        ran.append(" ".join(sql.split()))
+        return execute(sql, *args)
+
+    with connection.execute_wrapper(record):
+        yield ran
 
 
 def host_of(tenant: Tenant) -> str:

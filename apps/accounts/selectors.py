@@ -7,7 +7,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from django.db import connection
 from django.db.models import Q
 from django.db.models.functions import Lower
 from django.utils import timezone
@@ -15,7 +14,7 @@ from django.utils import timezone
 from apps.accounts import member_rules
 from apps.accounts.actors import Actor
 from apps.accounts.models import ApiToken, Membership, MembershipStatus, Role, User
-from apps.core.db import Part, fields_of, public_table, row_reader
+from apps.core.db import Part, cursor_as_it_stands, fields_of, public_table, row_reader
 from apps.core.exceptions import InvalidInput, NotFound
 
 if TYPE_CHECKING:
@@ -69,7 +68,7 @@ def credential_on_host(*, raw: str, tenant: Tenant) -> tuple[ApiToken, Actor | N
     the tenant's host (None when it does not work there); None when the token is unknown
     or expired. Same answers as `token_lookup` then `actor_for`, in one query."""
     tenant_id = None if tenant.is_public else tenant.pk
-    with connection.cursor() as cursor:
+    with cursor_as_it_stands() as cursor:
         cursor.execute(_CREDENTIAL_SQL, [tenant_id, token_hash(raw), timezone.now()])
         row = cursor.fetchone()
     if row is None:

@@ -49,7 +49,7 @@ from apps.core.closecodes import (
     CLOSE_UNAUTHENTICATED,
     CLOSE_UNKNOWN_HOST,
 )
-from apps.core.db import public_table, tenant_connection
+from apps.core.db import cursor_as_it_stands, public_table
 from apps.core.errors import DB_RETRY_AFTER, UNAVAILABLE, database_unavailable
 from apps.core.exceptions import ApplicationError, InvalidInput, NotFound
 from apps.core.limits import RENEW_SECONDS, SocketLeases
@@ -138,10 +138,9 @@ _ADMITTED_SQL = f"""
 
 def _admitted(actor: Actor, token_id: int) -> Refusal | Actor:
     """The connection's actor as of now, or why it may no longer be connected: one
-    written-out query (every connect asks it), on whatever schema the thread is on."""
-    connection = tenant_connection()
+    written-out query (every connect asks it), on whatever search path the thread is on."""
     params = {"token": token_id, "now": timezone.now(), "user": actor.user.pk}
-    with connection.cursor() as cursor:
+    with cursor_as_it_stands() as cursor:
         cursor.execute(_ADMITTED_SQL, {**params, "tenant": actor.tenant.pk})
         row = cursor.fetchone()
     if row is None:

@@ -30,6 +30,27 @@ def on_schema(schema_name: str) -> Iterator[None]:
         yield
 
 
+@contextmanager
+def cursor_as_it_stands() -> Iterator[Any]:
+    """A cursor on the connection's search path as it stands, for a statement that names
+    the schema of every table it touches: no `SET search_path` for the tenant entered
+    (django-tenants issues one before the first statement after each switch). The
+    connection's tenant is unchanged, so the next unqualified query still sets it.
+
+    It matters for prepared statements: PostgreSQL plans one again whenever the search
+    path changed since its plan."""
+    connection = tenant_connection()
+    setting = connection._setting_search_path
+    # django-tenants' own guard while it sets the path: the cursor is opened without it.
+    connection._setting_search_path = True
+    try:
+        cursor = connection.cursor()
+    finally:
+        connection._setting_search_path = setting
+    with cursor:
+        yield cursor
+
+
 def enter_tenant(tenant: Any) -> None:
     """Puts this thread's connection on the tenant's schema for the work that follows.
     When it is on that schema already, only the tenant object is swapped: no search-path

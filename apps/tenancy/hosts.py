@@ -12,7 +12,7 @@ import json
 import time
 
 from django.conf import settings
-from django.db import connection, models
+from django.db import models
 from django.http.request import split_domain_port
 from django.utils import timezone
 
@@ -27,7 +27,7 @@ from apps.accounts.selectors import (
     credential_of,
     token_hash,
 )
-from apps.core.db import Part, fields_of, public_table, row_reader
+from apps.core.db import Part, cursor_as_it_stands, fields_of, public_table, row_reader
 from apps.tenancy.models import Domain, Tenant, TenantStatus
 
 _TENANT = Part(Tenant, "t", fields_of(Tenant))
@@ -51,11 +51,11 @@ def host_name(host_header: str) -> str:
 
 
 def tenant_for_host(host: str) -> Tenant | None:
-    """The tenant served on a normalised host, if any (on any schema: the query names
-    the public tables)."""
+    """The tenant served on a normalised host, if any (on any search path: the query
+    names the public tables)."""
     if not host:
         return None
-    with connection.cursor() as cursor:
+    with cursor_as_it_stands() as cursor:
         cursor.execute(_TENANT_BY_HOST_SQL, [host])
         row = cursor.fetchone()
     if row is None:
@@ -94,7 +94,7 @@ def tenant_and_credential(host: str, raw: str) -> tuple[Tenant | None, Credentia
     as `credential_on_host` answers it."""
     if not host:
         return None, None
-    with connection.cursor() as cursor:
+    with cursor_as_it_stands() as cursor:
         cursor.execute(
             _HOST_AND_CREDENTIAL_SQL,
             [token_hash(raw), timezone.now(), settings.PUBLIC_SCHEMA_NAME, host],

@@ -16,14 +16,23 @@ from apps.accounts.actors import Actor
 from apps.accounts.models import Role, User
 from apps.accounts.selectors import actor_for
 from apps.accounts.services import membership_set, user_create
-from apps.chat.models import Channel, ChannelStatus, Message, Participant, ParticipantRole
+from apps.chat.models import (
+    ID_SEQUENCE,
+    Channel,
+    ChannelStatus,
+    Message,
+    Participant,
+    ParticipantRole,
+)
 from apps.chat.payloads import message_payload
 from apps.chat.services import channel_create, message_send
+from apps.core.db import cursor_as_it_stands
 from apps.core.exceptions import Conflict, Forbidden, NotFound
 from apps.records import counters
 from apps.records.models import AuditEntry
 from apps.tenancy.models import Tenant
 from apps.tenancy.services import tenant_provision
+from tests.conftest import statements_run
 
 
 def _actor(tenant: Tenant, user: User) -> Actor:
@@ -143,6 +152,80 @@ def test_another_tenants_team_channel_is_not_found_and_untouched(org, other_org)
             actor=_actor(org.tenant, other_org.team), channel_id=theirs.pk, content="Refused?"
         )
     _nothing_changed(other_org.tenant, theirs, counted)
+
+
+def _show_search_path() -> str:
+    with cursor_as_it_stands() as cursor:
+        cursor.execute("SHOW search_path")
+        return str(cursor.fetchone()[0])
+
+
+def _id_sequence(schema: str) -> int:
+    with cursor_as_it_stands() as cursor:
+        cursor.execute(f'SELECT last_value FROM "{schema}".{ID_SEQUENCE}')
+        return int(cursor.fetchone()[0])
+
+
+def test_a_message_lands_in_its_tenants_schema_whatever_the_connections_search_path(
+    org, other_org, tournament
+):
+    """The statement names its tenant's schema in every table and its id sequence: on a
+    connection whose search path is another tenant's, it sets no path and touches nothing
+    of the other tenant's."""
+    acme, globex = org.tenant.schema_name, other_org.tenant.schema_name
+    globex_ids = _id_sequence(globex)
+    player = _actor(org.tenant, org.player)
+    with schema_context(globex):
+        globex_messages = Message.objects.count()  # the search path is now Globex's
+        assert globex in _show_search_path()
+        with statements_run() as ran:
+            message = message_send(actor=player, channel_id=tournament.pk, content="Ours")
+        assert len(ran) == 1, ran
+        assert ran[0].startswith("WITH moved_channel")
+        assert globex in _show_search_path()  # left as it stood
+        assert Message.objects.count() == globex_messages
+    assert _id_sequence(globex) == globex_ids
+    assert _id_sequence(acme) == message.pk
+    with schema_context(acme):
+        stored = Message.objects.get(pk=message.pk)
+    assert (stored.channel_id, stored.content) == (tournament.pk, "Ours")
+
+
+def test_rest_sends_alternating_between_tenants_set_no_search_path_and_stay_apart(
+    org, other_org, tournament, client_for
+):
+    """Each send is two statements (the host with the credential, the message), with no
+    `SET search_path` between tenants; each tenant reads back only its own messages."""
+    theirs = channel_create(
+        actor=_actor(other_org.tenant, other_org.admin),
+        type="TOURNAMENT",
+        context_id="cup-9",
+        participant_ids=[other_org.player.id],
+    )
+    sends = [
+        (client_for(org.tenant, org.player), tournament, "acme"),
+        (client_for(other_org.tenant, other_org.player), theirs, "globex"),
+    ]
+
+    def send(n: int) -> None:
+        for client, channel, name in sends:
+            answer = client.post(
+                f"/api/chat/channels/{channel.pk}/messages",
+                {"content": f"{name} {n}"},
+                format="json",
+            )
+            assert answer.status_code == 201, answer.content
+
+    send(0)  # each token's first use also notes its last use
+    with statements_run() as ran:
+        for n in range(1, 4):
+            send(n)
+    assert len(ran) == 12, ran
+    assert [s.split()[0] for s in ran] == ["SELECT", "WITH"] * 6
+    for client, channel, name in sends:
+        page = client.get(f"/api/chat/channels/{channel.pk}/messages").json()
+        contents = [m["content"] for m in page["messages"] if m["senderType"] != "SYSTEM"]
+        assert contents == [f"{name} {n}" for n in range(3, -1, -1)], contents  # newest first
 
 
 def test_a_tickets_messages_go_the_general_way_after_the_first(org, client_for):

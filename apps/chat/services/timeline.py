@@ -3,6 +3,7 @@ last-message fields) and SYSTEM entries, and announcing them."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -10,6 +11,7 @@ from uuid import UUID
 
 from django.db import connection
 from django.utils import timezone
+from django_tenants.utils import quote_schema_name
 
 from apps.accounts.actors import Actor
 from apps.accounts.models import User
@@ -27,7 +29,7 @@ from apps.chat.models import (
     SenderType,
 )
 from apps.chat.payloads import message_payload
-from apps.core.db import on_schema
+from apps.core.db import cursor_as_it_stands
 from apps.records import counters
 from apps.tenancy.models import Tenant
 
@@ -55,7 +57,7 @@ class Appended:
 
 
 # Every participant but the sender, with their read mark: the badges a message moves.
-_READERS = """ARRAY(SELECT ARRAY[user_id, last_read_public_seq] FROM chat_participant
+_READERS = """ARRAY(SELECT ARRAY[user_id, last_read_public_seq] FROM {t}chat_participant
              WHERE channel_id = %(channel)s AND user_id IS DISTINCT FROM %(sender)s
                AND NOT %(note)s)"""
 
@@ -86,7 +88,7 @@ WITH new_message AS (
     WHERE id = %(participant)s AND last_read_seq < %(seq)s
 ),{counted}
 SELECT (SELECT id FROM new_message), {readers}
-""".replace("{counted}", counters.message_cte()).replace("{readers}", _READERS)
+""".replace("{counted}", counters.message_cte()).replace("{readers}", _READERS.replace("{t}", ""))
 
 
 def _append(
@@ -175,26 +177,27 @@ def _appended(
 
 
 # The common message in ONE statement, its own transaction: a member's USER message in a
-# team or tournament channel that is not archived, on the tenant's schema. The UPDATE takes
-# the channel's row lock (a concurrent send waits, then counts on from the row it left)
-# and the message's id from the schema's shared sequence; the message, the author's read
-# mark and the tenant's count follow from its row. No row when any condition fails: the
-# caller takes the general path, which decides and explains.
+# team or tournament channel that is not archived. The UPDATE takes the channel's row lock
+# (a concurrent send waits, then counts on from the row it left) and the message's id from
+# the schema's shared sequence; the message, the author's read mark and the tenant's count
+# follow from its row. No row when any condition fails: the caller takes the general path,
+# which decides and explains. Every table is named with its schema ({t}: the tenant's,
+# `_post_sql`), so the statement runs on whatever search path the connection is on.
 _POST_SQL = f"""
 WITH moved_channel AS (
-    UPDATE chat_channel c
+    UPDATE {{t}}chat_channel c
     SET last_seq = c.last_seq + 1, last_public_seq = c.last_public_seq + 1,
-        last_message_id = nextval(to_regclass('{ID_SEQUENCE}')),
+        last_message_id = nextval(%(id_sequence)s::regclass),
         last_activity_at = %(now)s, updated_at = %(now)s
     WHERE c.id = %(channel)s
       AND c.type IN ('{ChannelType.TEAM}', '{ChannelType.TOURNAMENT}')
       AND c.status <> '{ChannelStatus.ARCHIVED}'
-      AND EXISTS (SELECT 1 FROM chat_participant p
+      AND EXISTS (SELECT 1 FROM {{t}}chat_participant p
                   WHERE p.channel_id = c.id AND p.user_id = %(sender)s
                     AND p.role <> '{ParticipantRole.OBSERVER}')
     RETURNING c.last_message_id AS id, c.last_seq AS seq, c.last_public_seq AS public_seq
 ), new_message AS (
-    INSERT INTO chat_message
+    INSERT INTO {{t}}chat_message
         (id, channel_id, seq, public_seq, sender_id, sender_type, kind, content, created_at,
          removed_at, removed_by_id)
     SELECT id, %(channel)s, seq, public_seq, %(sender)s, %(sender_type)s,
@@ -202,7 +205,7 @@ WITH moved_channel AS (
     FROM moved_channel
     RETURNING id, seq, public_seq
 ), read_by_author AS (
-    UPDATE chat_participant p
+    UPDATE {{t}}chat_participant p
     SET last_read_seq = m.seq, last_read_public_seq = m.public_seq, last_read_at = %(now)s
     FROM new_message m
     WHERE p.channel_id = %(channel)s AND p.user_id = %(sender)s AND p.last_read_seq < m.seq
@@ -213,13 +216,23 @@ SELECT m.id, m.seq, m.public_seq, {{readers}} FROM new_message m
 )
 
 
+@functools.lru_cache(maxsize=1024)
+def _post_sql(schema: str) -> str:
+    """`_POST_SQL` on the schema: one text per tenant, which PostgreSQL keeps planned."""
+    return _POST_SQL.replace("{t}", f"{quote_schema_name(schema)}.")
+
+
 def _post(
     channel_id: UUID, *, content: str, sender: User, sender_type: SenderType, tenant: Tenant
 ) -> Appended | None:
     """A member's message in a team or tournament channel of `tenant`, in one statement
-    (`_POST_SQL`) on the tenant's schema, which it enters itself; None when the channel is
+    (`_POST_SQL`) that names the tenant's schema in every table; None when the channel is
     not one, or is archived, or the sender may not post in it (not found, or an
-    observer)."""
+    observer).
+
+    The statement leaves the connection's search path as it stands (`cursor_as_it_stands`):
+    PostgreSQL plans a prepared statement again whenever the search path changed since, so
+    a thread serving many tenants' sends in turn would otherwise pay a plan per send."""
     now = timezone.now()
     params: dict[str, Any] = {
         "channel": channel_id,
@@ -228,11 +241,12 @@ def _post(
         "sender_type": str(sender_type),
         "content": content,
         "now": now,
+        "id_sequence": f"{quote_schema_name(tenant.schema_name)}.{ID_SEQUENCE}",
         "count_tenant": tenant.pk,
         "count_slot": counters.slot_of(channel_id),
     }
-    with on_schema(tenant.schema_name), connection.cursor() as cursor:
-        cursor.execute(_POST_SQL, params)
+    with cursor_as_it_stands() as cursor:
+        cursor.execute(_post_sql(tenant.schema_name), params)
         row = cursor.fetchone()
     if row is None:
         return None
