@@ -16,6 +16,7 @@ of Redis never refuses traffic by itself.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from dataclasses import dataclass
@@ -87,7 +88,8 @@ def _scripts() -> dict[str, Any] | None:
     if not url:
         return None
     mine: dict[str, Any] | None = getattr(_threads, "redis", None)
-    if mine is None or mine["url"] != url:
+    # A forked child (a Celery worker) inherits its parent's thread state: its own connection.
+    if mine is None or mine["url"] != url or mine["pid"] != os.getpid():
         import redis
 
         try:  # the connection is made here (and made again by a call after it broke)
@@ -99,6 +101,7 @@ def _scripts() -> dict[str, Any] | None:
             return None
         mine = {
             "url": url,
+            "pid": os.getpid(),
             "client": client,
             "window": client.register_script(_WINDOW_SCRIPT),
             "lease": client.register_script(_LEASE_SCRIPT),

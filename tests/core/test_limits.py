@@ -3,6 +3,7 @@ of its own; with Redis away they count in the process instead of refusing traffi
 
 from __future__ import annotations
 
+import os
 import threading
 from typing import Any
 
@@ -71,3 +72,33 @@ def test_a_thread_counts_in_redis_again_once_redis_is_back(settings: Any) -> Non
         assert counted == b"2"  # both counted in the new Redis, not here
     finally:
         redis_.stop()
+
+
+def test_a_forked_child_checks_limits_on_a_connection_of_its_own(settings: Any) -> None:
+    """A Celery worker forks from a parent that may have checked a limit already: the
+    child must not talk on the parent's connection (their replies would mix)."""
+    parent = limits._scripts()
+    assert parent is not None
+    assert limits.hit("test-fork", "user-1", "10/min") is None
+    parent_port = parent["client"].connection._sock.getsockname()[1]
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: report its connection's port and whether its checks count
+        try:
+            answer = limits.hit("test-fork", "user-1", "10/min")
+            child = limits._scripts()
+            port = child["client"].connection._sock.getsockname()[1] if child else 0
+            os.write(write, f"{port} {answer}".encode())
+        finally:
+            os._exit(0)
+    os.close(write)
+    with os.fdopen(read) as pipe:
+        port, answer = pipe.read().split()
+    os.waitpid(pid, 0)
+    assert int(port) not in (0, parent_port)
+    assert answer == "None"
+    assert limits.hit("test-fork", "user-1", "10/min") is None  # the parent's still works
+    counted = redis.Redis.from_url(settings.LIMITS_REDIS_URL).get(
+        limits._key("test-fork", "user-1")
+    )
+    assert counted == b"3"
