@@ -25,6 +25,7 @@ from apps.accounts.services import membership_set, token_issue, user_create
 from apps.accounts.signals import credentials_revoked
 from apps.chat import events
 from apps.core import limits
+from apps.core.db import cursor_as_it_stands
 from apps.tenancy import hosts
 from apps.tenancy.models import Tenant
 from apps.tenancy.services import public_tenant_ensure, tenant_host, tenant_provision
@@ -136,6 +137,13 @@ def statements_run() -> Iterator[list[str]]:
 
     with connection.execute_wrapper(record):
         yield ran
+
+
+def search_path() -> str:
+    """The connection's search path as PostgreSQL has it now (no `SET` first)."""
+    with cursor_as_it_stands() as cursor:
+        cursor.execute("SHOW search_path")
+        return str(cursor.fetchone()[0])
 
 
 def host_of(tenant: Tenant) -> str:

@@ -32,7 +32,7 @@ from apps.records import counters
 from apps.records.models import AuditEntry
 from apps.tenancy.models import Tenant
 from apps.tenancy.services import tenant_provision
-from tests.conftest import statements_run
+from tests.conftest import search_path, statements_run
 
 
 def _actor(tenant: Tenant, user: User) -> Actor:
@@ -154,12 +154,6 @@ def test_another_tenants_team_channel_is_not_found_and_untouched(org, other_org)
     _nothing_changed(other_org.tenant, theirs, counted)
 
 
-def _show_search_path() -> str:
-    with cursor_as_it_stands() as cursor:
-        cursor.execute("SHOW search_path")
-        return str(cursor.fetchone()[0])
-
-
 def _id_sequence(schema: str) -> int:
     with cursor_as_it_stands() as cursor:
         cursor.execute(f'SELECT last_value FROM "{schema}".{ID_SEQUENCE}')
@@ -177,12 +171,12 @@ def test_a_message_lands_in_its_tenants_schema_whatever_the_connections_search_p
     player = _actor(org.tenant, org.player)
     with schema_context(globex):
         globex_messages = Message.objects.count()  # the search path is now Globex's
-        assert globex in _show_search_path()
+        assert globex in search_path()
         with statements_run() as ran:
             message = message_send(actor=player, channel_id=tournament.pk, content="Ours")
         assert len(ran) == 1, ran
         assert ran[0].startswith("WITH moved_channel")
-        assert globex in _show_search_path()  # left as it stood
+        assert globex in search_path()  # left as it stood
         assert Message.objects.count() == globex_messages
     assert _id_sequence(globex) == globex_ids
     assert _id_sequence(acme) == message.pk

@@ -6,8 +6,8 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from apps.chat.models import Channel
-from apps.core.db import cursor_as_it_stands, enter_tenant
-from tests.conftest import Org, statements_run
+from apps.core.db import enter_tenant
+from tests.conftest import Org, search_path, statements_run
 
 
 def _sets(captured: CaptureQueriesContext) -> int:
@@ -32,12 +32,6 @@ def test_entering_the_schema_the_connection_is_on_costs_no_round_trip(
     connection.set_schema_to_public()
 
 
-def _search_path() -> str:
-    with cursor_as_it_stands() as cursor:
-        cursor.execute("SHOW search_path")
-        return str(cursor.fetchone()[0])
-
-
 def test_a_cursor_as_it_stands_sets_no_path_and_leaves_the_tenant_entered(
     org: Org, other_org: Org
 ) -> None:
@@ -47,7 +41,7 @@ def test_a_cursor_as_it_stands_sets_no_path_and_leaves_the_tenant_entered(
     Channel.objects.count()
     enter_tenant(other_org.tenant)
     with statements_run() as plain:
-        path = _search_path()
+        path = search_path()
     assert plain == ["SHOW search_path"]
     assert org.tenant.schema_name in path
     assert other_org.tenant.schema_name not in path
@@ -55,7 +49,7 @@ def test_a_cursor_as_it_stands_sets_no_path_and_leaves_the_tenant_entered(
     with statements_run() as then:
         Channel.objects.count()
     assert then[0].startswith("SET search_path")
-    assert other_org.tenant.schema_name in _search_path()
+    assert other_org.tenant.schema_name in search_path()
     connection.set_schema_to_public()
 
 
