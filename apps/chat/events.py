@@ -45,21 +45,14 @@ def notes_group(schema: str, channel_id: UUID | str) -> str:
     return f"{channel_group(schema, channel_id)}.n"
 
 
-def user_group(schema: str, user_id: int) -> str:
-    return f"t.{schema}.u.{user_id}"
-
-
 def tenant_group(schema: str) -> str:
     """Every socket open on the tenant's host."""
     return f"t.{schema}.all"
 
 
-def account_group(user_id: int) -> str:
-    """Every socket of one person, on every host (the console's included)."""
-    return f"user.{user_id}"
-
-
 badge_group = hub.badge_group
+user_group = hub.user_group
+account_group = hub.account_group
 
 
 def encode(name: str, data: dict[str, Any]) -> str:
@@ -91,7 +84,18 @@ class Event:
         # When and by which process it was published: a hub measures how long its own
         # process's events take to come back (one clock, whatever the hosts' clocks say).
         body.update(at=time.monotonic(), by=hub.PROCESS)
-        return [(group, {**body, "group": group}) for group in self.groups]
+        # One layer message per carrier (`hub.carrier`): an event for many people on one
+        # host is one publish, naming their groups.
+        carried: dict[str, list[str]] = {}
+        for group in self.groups:
+            carried.setdefault(hub.carrier(group), []).append(group)
+        return [
+            (
+                layer_group,
+                {**body, "group": groups[0]} if len(groups) == 1 else {**body, "groups": groups},
+            )
+            for layer_group, groups in carried.items()
+        ]
 
 
 Sink = Callable[[Event], None]

@@ -8,6 +8,12 @@ the last one leaves. An event published to a group therefore reaches each proces
 already encoded by the publisher, to each local member's bounded outbox: no socket
 re-serialises anything.
 
+A person's groups (`user_group`, `account_group`) are not subscribed one by one: they
+ride on a group per host and one for every account (`carrier`), which a process
+subscribes to once; a layer message names the group it is for (`group`, or `groups` for
+several people on one carrier: one publish per host, not per person), and a process with
+no local member of it drops it.
+
 Layer messages (`apps.chat.events` builds them):
 
 - `hub.frame {group, frame, skip?}`: send `frame` (JSON text) to every local member of
@@ -86,6 +92,34 @@ def _badge_schema(group: str) -> str:
     return group[len("t.") : -len(".badges")]
 
 
+def user_group(schema: str, user_id: int) -> str:
+    """One person's sockets on the tenant's host."""
+    return f"t.{schema}.u.{user_id}"
+
+
+def account_group(user_id: int) -> str:
+    """Every socket of one person, on every host (the console's included)."""
+    return f"user.{user_id}"
+
+
+ACCOUNTS_CARRIER = "users"
+
+
+def carrier(group: str) -> str:
+    """The layer group that carries `group`'s events. A person's groups ride on one group
+    per host (`t.<schema>.users`) and one for every account (`users`), so a process
+    subscribes once per host it serves rather than twice per person who connects (a
+    subscription and its end were a third of a connect's CPU); the hub hands each event
+    to the local members of the group it names, and a process holding none drops it."""
+    head, dot, user = group.rpartition(".")
+    if dot and user.isdigit():
+        if head == "user":
+            return ACCOUNTS_CARRIER
+        if head.startswith("t.") and head.endswith(".u"):
+            return f"{head[:-2]}.users"
+    return group
+
+
 class Socket(Protocol):
     socket_id: str
     schema: str
@@ -112,7 +146,8 @@ class Hub:
         self.layer = layer
         self.loop = asyncio.get_running_loop()
         self.channel: str | None = None
-        self.groups: dict[str, set[Socket]] = {}
+        self.groups: dict[str, set[Socket]] = {}  # group -> its local members
+        self.carriers: dict[str, set[str]] = {}  # subscribed layer group -> groups it carries
         self.users: dict[tuple[str, int], set[Socket]] = {}
         self.sockets = 0
         self._subscribing: dict[str, asyncio.Future[None]] = {}
@@ -174,33 +209,33 @@ class Hub:
 
     async def join(self, group: str, socket: Socket) -> None:
         """Returns once the process receives the group's events."""
+        layer_group = carrier(group)
         while True:
-            members = self.groups.get(group)
-            if members is None:
-                members = self.groups[group] = set()
-                ready = self._subscribing[group] = self.loop.create_future()
+            pending = self._subscribing.get(layer_group)
+            if pending is not None:
+                await asyncio.shield(pending)
+                continue  # look again: that subscription may have failed, or emptied since
+            carried = self.carriers.get(layer_group)
+            if carried is None:
+                carried = self.carriers[layer_group] = set()
+                ready = self._subscribing[layer_group] = self.loop.create_future()
                 try:
-                    await self.layer.group_add(group, self.channel)
+                    await self.layer.group_add(layer_group, self.channel)
                 except Exception:
                     # The layer is down: kept here, subscribed again when it returns.
-                    logger.warning("Could not subscribe to %s; events delayed", group)
+                    logger.warning("Could not subscribe to %s; events delayed", layer_group)
                     LAYER_ERRORS.labels("subscribe").inc()
                     self.events_failed()
                 except BaseException:
-                    if not members:
-                        del self.groups[group]
+                    if not carried:
+                        del self.carriers[layer_group]
                     raise
                 finally:
                     ready.set_result(None)
-                    del self._subscribing[group]
-                members.add(socket)
-                return
-            pending = self._subscribing.get(group)
-            if pending is None:
-                members.add(socket)
-                return
-            await asyncio.shield(pending)
-            # Look again: that subscription may have failed, or its group emptied since.
+                    del self._subscribing[layer_group]
+            carried.add(group)
+            self.groups.setdefault(group, set()).add(socket)
+            return
 
     async def leave(self, group: str, socket: Socket) -> None:
         members = self.groups.get(group)
@@ -223,13 +258,21 @@ class Hub:
 
     async def _unsubscribe_if_empty(self, group: str) -> None:
         # A socket may have joined in between (the group stayed subscribed for it).
-        if self.groups.get(group) or group in self._subscribing or group not in self.groups:
+        if self.groups.get(group) or group not in self.groups:
             return
         del self.groups[group]
+        layer_group = carrier(group)
+        carried = self.carriers.get(layer_group)
+        if carried is None:
+            return
+        carried.discard(group)
+        if carried or layer_group in self._subscribing:
+            return
+        del self.carriers[layer_group]
         try:
-            await self.layer.group_discard(group, self.channel)
+            await self.layer.group_discard(layer_group, self.channel)
         except Exception:  # the subscription goes with the connection anyway
-            logger.exception("Could not unsubscribe from %s", group)
+            logger.exception("Could not unsubscribe from %s", layer_group)
 
     async def go_away(self) -> None:
         """The process is stopping: every local socket finishes its frame and closes with
@@ -302,8 +345,8 @@ class Hub:
 
     async def _recover(self) -> None:
         try:
-            for group in list(self.groups):
-                await self.layer.group_add(group, self.channel)
+            for layer_group in list(self.carriers):
+                await self.layer.group_add(layer_group, self.channel)
         except Exception:
             LAYER_ERRORS.labels("subscribe").inc()
             logger.warning("Channel layer still failing; events stay delayed")
@@ -348,8 +391,16 @@ class Hub:
             "hub.leave": self._leave,
             "hub.probe": self._probe_returned,
         }.get(message["type"])
-        if deliver is not None:
+        if deliver is None:
+            return
+        groups = message.get("groups")
+        if groups is None:
             deliver(message, self.groups.get(message.get("group", ""), ()))
+            return
+        for group in groups:  # people's groups on one carrier: no socket is in two
+            members = self.groups.get(group)
+            if members:
+                deliver(message, members)
 
     def _frame(self, message: dict[str, Any], members: Collection[Socket]) -> None:
         frame, skip = message["frame"], message.get("skip")

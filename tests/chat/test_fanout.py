@@ -165,6 +165,76 @@ def test_the_hub_subscribes_once_per_group_and_lets_go(org, client_for):
     run(scenario)
 
 
+def test_peoples_groups_ride_on_one_subscription_per_host(org, other_org, monkeypatch):
+    """Connecting people subscribes the process to their host's people and to all
+    accounts once, not to two groups per person; an event for some of them is one layer
+    message per host and reaches exactly their sockets, on that host only; the last
+    socket's close ends the subscriptions."""
+    from channels.layers import get_channel_layer
+
+    from apps.chat import events
+
+    layer = get_channel_layer()
+    added: list[str] = []
+    discarded: list[str] = []
+    sent: list[str] = []
+    real_add, real_discard, real_send = layer.group_add, layer.group_discard, layer.group_send
+
+    async def group_add(group: str, channel: str) -> None:
+        added.append(group)
+        await real_add(group, channel)
+
+    async def group_discard(group: str, channel: str) -> None:
+        discarded.append(group)
+        await real_discard(group, channel)
+
+    async def group_send(group: str, message: dict[str, Any]) -> None:
+        sent.append(group)
+        await real_send(group, message)
+
+    monkeypatch.setattr(layer, "group_add", group_add)
+    monkeypatch.setattr(layer, "group_discard", group_discard)
+    monkeypatch.setattr(layer, "group_send", group_send)
+
+    def publish_to(*people: tuple[str, Any]) -> None:
+        groups = [events.user_group(schema, user.pk) for schema, user in people]
+        events.publish("hello", {"to": len(people)}, groups=groups)
+
+    async def scenario() -> None:
+        acme = [
+            await settled(await connect(org.tenant, u))
+            for u in (org.player, org.player2, org.admin)
+        ]
+        globex = await settled(await connect(other_org.tenant, other_org.player))
+        assert sorted(added) == sorted(
+            ["t.acme.users", "users", "t.acme.all", "t.acme.badges"]
+            + ["t.globex.users", "t.globex.all", "t.globex.badges"]
+        )
+        assert not any(".u." in group or group.startswith("user.") for group in added)
+
+        await database_sync_to_async(publish_to)(("acme", org.player), ("acme", org.player2))
+        await commit()
+        assert sent == ["t.acme.users"]  # two people, one publish
+        assert (await expect(acme[0], "hello")) == {"to": 2}
+        assert (await expect(acme[1], "hello")) == {"to": 2}
+        for socket in (acme[2], globex):
+            assert await socket.receive_nothing(timeout=0.2)
+
+        # The same user id on another host's carrier: not delivered on acme's.
+        await database_sync_to_async(publish_to)(("globex", org.player))
+        await commit()
+        for socket in (*acme, globex):
+            assert await socket.receive_nothing(timeout=0.2)
+
+        for socket in (*acme, globex):
+            await socket.disconnect()
+        local = hub()
+        assert not local.groups and not local.carriers
+        assert sorted(discarded) == sorted(added)
+
+    run(scenario)
+
+
 def test_frames_in_flight_are_not_lost_when_many_arrive_at_once(org, client_for):
     cid = support_ticket(client_for(org.tenant, org.player))["id"]
     _drain()
