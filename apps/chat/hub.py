@@ -109,8 +109,9 @@ def carrier(group: str) -> str:
     """The layer group that carries `group`'s events. A person's groups ride on one group
     per host (`t.<schema>.users`) and one for every account (`users`), so a process
     subscribes once per host it serves rather than twice per person who connects (a
-    subscription and its end were a third of a connect's CPU); the hub hands each event
-    to the local members of the group it names, and a process holding none drops it."""
+    subscription and its end were about a sixth of a connect's CPU); the hub hands each
+    event to the local members of the group it names, and a process holding none drops
+    it."""
     head, dot, user = group.rpartition(".")
     if dot and user.isdigit():
         if head == "user":
