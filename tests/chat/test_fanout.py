@@ -200,12 +200,16 @@ def test_peoples_groups_ride_on_one_subscription_per_host(org, other_org, monkey
         groups = [events.user_group(schema, user.pk) for schema, user in people]
         events.publish("hello", {"to": len(people)}, groups=groups)
 
+    # Acme's player is a member of Globex too: the same person on two hosts.
+    Membership.objects.create(user=org.player, tenant=other_org.tenant, role=Role.PARTICIPANT)
+
     async def scenario() -> None:
         acme = [
             await settled(await connect(org.tenant, u))
             for u in (org.player, org.player2, org.admin)
         ]
         globex = await settled(await connect(other_org.tenant, other_org.player))
+        player_on_globex = await settled(await connect(other_org.tenant, org.player))
         assert sorted(added) == sorted(
             ["t.acme.users", "users", "t.acme.all", "t.acme.badges"]
             + ["t.globex.users", "t.globex.all", "t.globex.badges"]
@@ -217,16 +221,17 @@ def test_peoples_groups_ride_on_one_subscription_per_host(org, other_org, monkey
         assert sent == ["t.acme.users"]  # two people, one publish
         assert (await expect(acme[0], "hello")) == {"to": 2}
         assert (await expect(acme[1], "hello")) == {"to": 2}
-        for socket in (acme[2], globex):
+        for socket in (acme[2], globex, player_on_globex):
             assert await socket.receive_nothing(timeout=0.2)
 
-        # The same user id on another host's carrier: not delivered on acme's.
+        # The same person on the other host: only that host's socket.
         await database_sync_to_async(publish_to)(("globex", org.player))
         await commit()
+        assert (await expect(player_on_globex, "hello")) == {"to": 1}
         for socket in (*acme, globex):
             assert await socket.receive_nothing(timeout=0.2)
 
-        for socket in (*acme, globex):
+        for socket in (*acme, globex, player_on_globex):
             await socket.disconnect()
         local = hub()
         assert not local.groups and not local.carriers
